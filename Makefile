@@ -1,0 +1,95 @@
+# Fan out AWS Batch jobs with Step Functions. Every target goes through the one CLI, `fanout`.
+# `make apply` deploys to the local sandbox account (TARGET=sandbox, the default);
+# `make apply TARGET=aws` deploys to the account your AWS credentials name.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+PYTHON       ?= python3
+VENV         ?= .venv
+TARGET       ?= sandbox
+ITEMS        ?= 25
+INPUT        ?=
+VARS         ?=
+FANOUT       := $(VENV)/bin/fanout
+STAMP        := $(VENV)/.installed
+TF_DIR       := terraform
+
+export TARGET
+
+.PHONY: help setup fmt fmt-check lint validate render package plan apply run destroy scan bench test clean lock sandbox-up sandbox-down
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# --- set-up ---------------------------------------------------------------------------------------
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $$($(PYTHON) --version) is too old; install Python >= 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
+	@command -v terraform >/dev/null || { echo "error: terraform not found on PATH; install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv and install the pinned dependencies
+
+lock: ## re-pin requirements.lock from pyproject.toml (needs network access to PyPI)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -e .
+	( echo '# Every package the tooling installs, pinned. Regenerate with `make lock` after changing pyproject.toml.'; \
+	  .venv-lock/bin/pip freeze --exclude-editable | sort ) > requirements.lock && rm -rf .venv-lock
+
+# --- code quality ---------------------------------------------------------------------------------
+fmt: $(STAMP) ## format Terraform and Python
+	terraform fmt -recursive $(TF_DIR)
+	$(VENV)/bin/ruff format scripts lambda tests
+	$(VENV)/bin/ruff check --fix scripts lambda tests
+
+lint: $(STAMP) ## check formatting and lint without changing files
+	terraform fmt -check -recursive $(TF_DIR)
+	$(VENV)/bin/ruff format --check scripts lambda tests
+	$(VENV)/bin/ruff check scripts lambda tests
+
+validate: $(STAMP) ## terraform validate every module (offline)
+	$(FANOUT) validate
+
+# --- build ----------------------------------------------------------------------------------------
+render: $(STAMP) ## render the state-machine definitions and policies from templates/
+	$(FANOUT) render
+
+package: $(STAMP) ## build the generator Lambda zip (a no-op when nothing changed)
+	$(FANOUT) package
+
+# --- deploy and run -------------------------------------------------------------------------------
+plan: $(STAMP) ## terraform plan against TARGET (sandbox by default)
+	$(FANOUT) plan --target $(TARGET) $(if $(VARS),--var-file $(VARS))
+
+apply: $(STAMP) ## deploy the stack to TARGET (sandbox by default: starts the local account)
+	$(FANOUT) apply --target $(TARGET) $(if $(VARS),--var-file $(VARS))
+
+run: $(STAMP) ## start an execution: ITEMS=N or INPUT=file.json; shows progress and a summary
+	$(FANOUT) run --target $(TARGET) $(if $(INPUT),--input $(INPUT),--items $(ITEMS))
+
+destroy: $(STAMP) ## remove everything from TARGET (and stop the sandbox)
+	$(FANOUT) destroy --target $(TARGET) $(if $(VARS),--var-file $(VARS))
+
+sandbox-up: $(STAMP) ## start the local sandbox account
+	$(FANOUT) sandbox up
+
+sandbox-down: $(STAMP) ## stop the local sandbox account
+	$(FANOUT) sandbox down
+
+# --- verification ---------------------------------------------------------------------------------
+scan: $(STAMP) ## checkov policy compliance scan (offline): source + plan, reports in reports/
+	$(FANOUT) scan
+
+bench: $(STAMP) ## fan-out benchmark: every mode beside the sample's design
+	$(FANOUT) bench
+
+test: $(STAMP) ## the full offline suite (lint, unit, plan, checkov, sandbox integration)
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+clean: ## remove build output, reports and the runtime folder (stops the sandbox first)
+	-[ -x $(FANOUT) ] && $(FANOUT) sandbox down
+	rm -rf .fanout reports build .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

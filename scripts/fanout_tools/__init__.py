@@ -1,0 +1,1 @@
+"""Tooling for the Step Functions -> AWS Batch fan-out stack (one CLI: ``fanout``)."""

@@ -1,0 +1,57 @@
+"""The single CLI entry point: ``fanout <verb> ...``. The Makefile calls only this.
+
+Each verb lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from fanout_tools.errors import FanoutError
+
+# verb -> (module, one-line help). Modules are imported only when their verb runs,
+# so a slow import (checkov, moto) never slows the other verbs.
+VERBS: dict[str, tuple[str, str]] = {
+    "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fanout", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the tool does")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, (module_name, help_text) in VERBS.items():
+        verb_parser = sub.add_parser(verb, help=help_text, description=help_text)
+        verb_parser.set_defaults(_module=module_name)
+        # Argument definitions are cheap; import only the module's argument hook lazily.
+        _module(module_name).add_arguments(verb_parser)
+    return parser
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(_module(args._module).run(args) or 0)
+    except FanoutError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  what to do: {err.hint}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
