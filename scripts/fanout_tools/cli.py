@@ -16,6 +16,7 @@ from fanout_tools.errors import FanoutError
 # so a slow import (checkov, moto) never slows the other verbs.
 VERBS: dict[str, tuple[str, str]] = {
     "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
+    "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
 }
 
 
