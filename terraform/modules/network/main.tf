@@ -1,0 +1,83 @@
+# A minimal network for accounts with nothing prepared: public subnets with an internet gateway,
+# so Fargate tasks and EC2 instances reach ECR/CloudWatch through public IPs. No NAT gateway (no
+# hourly cost). The security group allows egress only: nothing needs to reach the jobs.
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+locals {
+  azs = slice(data.aws_availability_zones.available.names, 0, min(var.subnet_count, length(data.aws_availability_zones.available.names)))
+}
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.cidr_block
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# Take over the VPC's default security group and leave it without rules, so nothing that lands
+# in it by accident is reachable or can reach out.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-default-deny" })
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_subnet" "public" {
+  count = length(local.azs)
+
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = local.azs[count.index]
+  cidr_block              = cidrsubnet(var.cidr_block, 24 - tonumber(split("/", var.cidr_block)[1]), count.index)
+  map_public_ip_on_launch = true
+
+  tags = merge(var.tags, { Name = "${var.name}-public-${local.azs[count.index]}" })
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route" "internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+
+resource "aws_route_table_association" "public" {
+  count = length(aws_subnet.public)
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_security_group" "jobs" {
+  name_prefix = "${var.name}-jobs-"
+  description = "Batch jobs of ${var.name}: outbound only"
+  vpc_id      = aws_vpc.this.id
+
+  egress {
+    description = "HTTPS and everything else out (image pulls, S3, CloudWatch Logs)"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-jobs" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
