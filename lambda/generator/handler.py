@@ -1,0 +1,385 @@
+"""Generator Lambda: validate the execution input and produce the items to fan out.
+
+Invoked by the state machine with ``{"input": <execution input>, "execution_name": <name>}``.
+
+Execution input (documented in README): exactly one of
+
+* ``{"items": [<any JSON value>, ...]}`` — the items themselves;
+* ``{"count": N, "template": {...}}`` — N items, item i = template merged with ``{"index": i}``
+  (``template`` optional, an object without an ``index`` key).
+
+Environment (set by Terraform): FANOUT_MODE (inline | array | distributed | distributed_array),
+FANOUT_BUCKET (S3 modes), FANOUT_ITEMS_PER_BATCH, FANOUT_MAX_ITEMS (optional extra ceiling),
+FANOUT_LIMITS (JSON of terraform/aws_limits.json), FANOUT_RUNS_PREFIX (default ``runs/``).
+
+Returns, by mode: inline ``{"mode","count","items"}``; array ``{"mode","count","batches":[{"batch",
+"items_uri","size"}]}``; distributed* ``{"mode","count","batch_count","manifest":{"bucket","key"},
+"results_prefix"}``. Bad input raises :class:`InvalidInputError` / :class:`TooManyItemsError`; Step
+Functions reports the class name as the error and the message as the cause.
+
+S3 objects (under ``<runs_prefix><execution name>/``): ``items/batch-000000.jsonl`` (array modes: one
+item per line, line i = array index i) and ``manifest.json`` (distributed modes: a JSON array of batch
+rows, ``{"batch","first_index","items"}`` or ``{"batch","items_uri","size"}``). Everything is streamed:
+at most one batch and one 8 MiB upload part are in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import capacity
+
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3 multipart minimum (all parts but the last)
+PART_BYTES = 8 * 1024 * 1024
+_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class InvalidInputError(Exception):
+    """The execution input is not one of the documented shapes."""
+
+
+class TooManyItemsError(Exception):
+    """The request exceeds what the deployed fan-out mode can handle under AWS limits."""
+
+
+class GeneratorConfigError(Exception):
+    """The function's environment is wrong (a deployment problem, not the caller's)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    bucket: str
+    items_per_batch: int
+    max_items: int | None
+    limits: dict[str, Any]
+    runs_prefix: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        mode = env.get("FANOUT_MODE", "inline")
+        if mode not in capacity.MODES:
+            raise GeneratorConfigError(f"FANOUT_MODE={mode!r}; expected one of {', '.join(capacity.MODES)}")
+        try:
+            limits = json.loads(env["FANOUT_LIMITS"])
+            per_batch = int(env.get("FANOUT_ITEMS_PER_BATCH", "1000"))
+            max_items = int(env["FANOUT_MAX_ITEMS"]) if env.get("FANOUT_MAX_ITEMS") else None
+        except (KeyError, ValueError) as err:
+            raise GeneratorConfigError(f"bad or missing environment: {err}") from None
+        bucket = env.get("FANOUT_BUCKET", "")
+        if mode != "inline" and not bucket:
+            raise GeneratorConfigError(f"FANOUT_BUCKET is required in {mode} mode")
+        if not 1 <= per_batch <= int(limits["batch_array_size_max"]):
+            raise GeneratorConfigError(
+                f"FANOUT_ITEMS_PER_BATCH={per_batch} must be 1..{limits['batch_array_size_max']}"
+            )
+        prefix = env.get("FANOUT_RUNS_PREFIX", "runs/")
+        return cls(mode, bucket, per_batch, max_items, limits, prefix)
+
+
+@dataclass
+class Request:
+    """A validated request: ``count`` items, produced lazily by :meth:`items`."""
+
+    count: int
+    explicit: list[Any] | None
+    template_json: str | None  # serialized template without the closing brace, for fast item encoding
+
+    def encoded(self) -> Iterator[str]:
+        """Each item as compact JSON text, in order, produced lazily."""
+        if self.explicit is not None:
+            for item in self.explicit:
+                yield _DUMPS(item)
+            return
+        head = self.template_json
+        if head is None:
+            for i in range(self.count):
+                yield f'{{"index":{i}}}'
+        else:
+            for i in range(self.count):
+                yield f'{head},"index":{i}}}'
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    settings = Settings.from_env()
+    if not isinstance(event, dict):
+        raise InvalidInputError("the Lambda payload must be an object {input, execution_name}")
+    request = parse_input(event.get("input"), settings)
+    if settings.mode == "inline":
+        return inline_result(request, settings)
+    execution = event.get("execution_name")
+    if not isinstance(execution, str) or not _EXECUTION_NAME.match(execution):
+        raise InvalidInputError(
+            f"execution_name {execution!r} is missing or unusable in an S3 key; "
+            "the state machine passes $$.Execution.Name (letters, digits, _ . : -)"
+        )
+    import boto3
+
+    s3 = boto3.client("s3")
+    run_prefix = f"{settings.runs_prefix}{execution}/"
+    if settings.mode == "array":
+        return array_result(request, settings, s3, run_prefix)
+    if settings.mode == "distributed":
+        return distributed_result(request, settings, s3, run_prefix)
+    return distributed_array_result(request, settings, s3, run_prefix)
+
+
+def parse_input(data: Any, settings: Settings) -> Request:
+    """Validate the execution input; raises InvalidInputError / TooManyItemsError with what to do."""
+    shape = 'Start the execution with {"items": [...]} or {"count": N, "template": {...}}.'
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"the execution input must be a JSON object, got {type(data).__name__}. {shape}"
+        )
+    unknown = sorted(set(data) - {"items", "count", "template"})
+    if unknown:
+        raise InvalidInputError(f"unknown input field(s) {', '.join(unknown)}. {shape}")
+    if ("items" in data) == ("count" in data):
+        raise InvalidInputError(f"give exactly one of 'items' or 'count'. {shape}")
+    ceiling = _ceiling(settings)
+    if "items" in data:
+        items = data["items"]
+        if "template" in data:
+            raise InvalidInputError(
+                "'template' only applies with 'count'; with 'items' pass each item in full."
+            )
+        if not isinstance(items, list) or not items:
+            raise InvalidInputError(f"'items' must be a non-empty JSON array. {shape}")
+        _check_count(len(items), ceiling, settings)
+        request = Request(len(items), items, None)
+        if settings.mode in ("inline", "distributed"):
+            limit = capacity.max_item_bytes(settings.limits)
+            for index, text in enumerate(request.encoded()):
+                size = len(text.encode())
+                if size > limit:
+                    raise InvalidInputError(
+                        f"item {index} is {size:,} bytes; a Batch SubmitJob request carries at most "
+                        f"{limit:,} bytes of item in {settings.mode} mode. "
+                        "Store large data in S3 and pass its URI as the item."
+                    )
+        return request
+    count = data["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidInputError(f"'count' must be a positive integer, got {count!r}.")
+    template = data.get("template", {})
+    if not isinstance(template, dict):
+        raise InvalidInputError(f"'template' must be a JSON object, got {type(template).__name__}.")
+    if "index" in template:
+        raise InvalidInputError("'template' must not contain 'index': each item gets its own index.")
+    _check_count(count, ceiling, settings)
+    head = _DUMPS(template)[:-1] if template else None
+    request = Request(count, None, head)
+    if settings.mode in ("inline", "distributed"):
+        size = len(f'{head or "{"},"index":{count}}}'.encode())
+        limit = capacity.max_item_bytes(settings.limits)
+        if size > limit:
+            raise InvalidInputError(
+                f"each item is about {size:,} bytes; a Batch SubmitJob request carries at most "
+                f"{limit:,} bytes of item. Make the template smaller (put large data in S3 and pass its URI)."
+            )
+    return request
+
+
+def _ceiling(settings: Settings) -> capacity.Capacity:
+    cap = capacity.capacity(settings.mode, settings.limits, items_per_batch=settings.items_per_batch)
+    if settings.max_items is not None and settings.max_items < cap.max_items:
+        return capacity.Capacity(
+            settings.mode, settings.max_items, "FANOUT_MAX_ITEMS", "the deployment's ceiling"
+        )
+    return cap
+
+
+def _check_count(count: int, ceiling: capacity.Capacity, settings: Settings) -> None:
+    if count <= ceiling.max_items:
+        return
+    fits = [
+        m
+        for m in capacity.modes_that_fit(count, settings.limits, items_per_batch=settings.items_per_batch)
+        if m != settings.mode
+    ]
+    advice = f'Redeploy with fanout_mode = "{fits[0]}"' if fits else "Split the work into several executions"
+    raise TooManyItemsError(
+        f"{count:,} items exceed what {settings.mode} mode handles: at most {ceiling.max_items:,} "
+        f"({ceiling.binding_limit}: {ceiling.detail}). {advice}, which fits {count:,} items."
+    )
+
+
+def inline_result(request: Request, settings: Settings) -> dict[str, Any]:
+    items = request.explicit
+    if items is None:
+        items = [json.loads(text) for text in request.encoded()]
+    result = {"mode": "inline", "count": request.count, "items": items}
+    size = len(_DUMPS(result).encode())
+    budget = int(settings.limits["sfn_payload_bytes"]) - capacity.PAYLOAD_MARGIN_BYTES
+    if size > budget:
+        fits = ", ".join(m for m in capacity.MODES if m != "inline")
+        raise TooManyItemsError(
+            f"the {request.count:,} items take {size:,} bytes, over the {budget:,}-byte Step Functions "
+            "payload budget for inline mode (sfn_payload_bytes). Use fewer or smaller items, "
+            f"or redeploy with fanout_mode = one of {fits}, which keep items in S3."
+        )
+    return result
+
+
+def array_result(request: Request, settings: Settings, s3: Any, run_prefix: str) -> dict[str, Any]:
+    batches = [
+        {"batch": k, "items_uri": f"s3://{settings.bucket}/{key}", "size": size}
+        for k, key, size in write_jsonl_batches(request.encoded(), settings, s3, run_prefix)
+    ]
+    result = {"mode": "array", "count": request.count, "batches": batches}
+    size = len(_DUMPS(result).encode())
+    budget = int(settings.limits["sfn_payload_bytes"]) - capacity.PAYLOAD_MARGIN_BYTES
+    if size > budget:
+        raise TooManyItemsError(
+            f"{len(batches):,} batches take {size:,} bytes of output, over the {budget:,}-byte "
+            "Step Functions payload budget (sfn_payload_bytes). Raise items_per_batch or redeploy with "
+            'fanout_mode = "distributed_array".'
+        )
+    return result
+
+
+def distributed_result(request: Request, settings: Settings, s3: Any, run_prefix: str) -> dict[str, Any]:
+    max_items, max_bytes = capacity.distributed_batch_bounds(settings.limits, settings.items_per_batch)
+    key = f"{run_prefix}manifest.json"
+    count = 0
+    with S3StreamWriter(s3, settings.bucket, key, content_type="application/json") as out:
+        out.write(b"[")
+        for k, (first, texts) in enumerate(_batches_by_size(request.encoded(), max_items, max_bytes)):
+            sep = "," if k else ""
+            row = f'{sep}{{"batch":{k},"first_index":{first},"items":[{",".join(texts)}]}}'
+            out.write(row.encode())
+            count = k + 1
+        out.write(b"]")
+    return _manifest_result(settings, request.count, count, key, run_prefix)
+
+
+def distributed_array_result(
+    request: Request, settings: Settings, s3: Any, run_prefix: str
+) -> dict[str, Any]:
+    key = f"{run_prefix}manifest.json"
+    count = 0
+    with S3StreamWriter(s3, settings.bucket, key, content_type="application/json") as out:
+        out.write(b"[")
+        for k, batch_key, size in write_jsonl_batches(request.encoded(), settings, s3, run_prefix):
+            row = {"batch": k, "items_uri": f"s3://{settings.bucket}/{batch_key}", "size": size}
+            out.write((b"," if k else b"") + _DUMPS(row).encode())
+            count = k + 1
+        out.write(b"]")
+    return _manifest_result(settings, request.count, count, key, run_prefix)
+
+
+def _manifest_result(
+    settings: Settings, count: int, batches: int, key: str, run_prefix: str
+) -> dict[str, Any]:
+    return {
+        "mode": settings.mode,
+        "count": count,
+        "batch_count": batches,
+        "manifest": {"bucket": settings.bucket, "key": key},
+        "results_prefix": f"{run_prefix}results",
+    }
+
+
+def write_jsonl_batches(
+    encoded: Iterable[str], settings: Settings, s3: Any, run_prefix: str
+) -> Iterator[tuple[int, str, int]]:
+    """Write JSONL objects of at most items_per_batch lines; yields (batch, key, size) as each completes."""
+    per_batch = min(settings.items_per_batch, int(settings.limits["batch_array_size_max"]))
+    iterator = iter(encoded)
+    k = 0
+    while True:
+        first = next(iterator, None)
+        if first is None:
+            return
+        key = f"{run_prefix}items/batch-{k:06d}.jsonl"
+        size = 0
+        with S3StreamWriter(s3, settings.bucket, key, content_type="application/x-ndjson") as out:
+            text: str | None = first
+            while text is not None:
+                out.write(text.encode() + b"\n")
+                size += 1
+                if size == per_batch:
+                    break
+                text = next(iterator, None)
+        yield k, key, size
+        k += 1
+
+
+def _batches_by_size(
+    encoded: Iterable[str], max_items: int, max_bytes: int
+) -> Iterator[tuple[int, list[str]]]:
+    """Group items into (first_index, [item texts]) by count and by bytes (a batch object < max_bytes)."""
+    envelope = len('{"batch":123456789,"first_index":1234567890,"items":[]}')
+    batch: list[str] = []
+    size = envelope
+    first = 0
+    for index, text in enumerate(encoded):
+        added = len(text.encode()) + 1
+        if batch and (len(batch) >= max_items or size + added > max_bytes):
+            yield first, batch
+            batch, size, first = [], envelope, index
+        batch.append(text)
+        size += added
+    if batch:
+        yield first, batch
+
+
+class S3StreamWriter:
+    """Write one S3 object from a stream of bytes: a single PutObject if it stays under one part,
+    else a multipart upload with parts of PART_BYTES (>= 5 MiB except the last). Aborts on error."""
+
+    def __init__(
+        self, s3: Any, bucket: str, key: str, content_type: str, part_bytes: int = PART_BYTES
+    ) -> None:
+        if part_bytes < MIN_PART_BYTES:
+            raise ValueError(f"S3 parts must be at least {MIN_PART_BYTES} bytes")
+        self.s3, self.bucket, self.key, self.content_type = s3, bucket, key, content_type
+        self.part_bytes = part_bytes
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def __enter__(self) -> S3StreamWriter:
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= self.part_bytes:
+            self._upload_part(bytes(self.buffer[: self.part_bytes]))
+            del self.buffer[: self.part_bytes]
+
+    def _upload_part(self, body: bytes) -> None:
+        if self.upload_id is None:
+            created = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type
+            )
+            self.upload_id = created["UploadId"]
+        number = len(self.parts) + 1
+        response = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
+        self.parts.append({"PartNumber": number, "ETag": response["ETag"]})
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            if self.upload_id is not None:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            return
+        if self.upload_id is None:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), ContentType=self.content_type
+            )
+            return
+        if self.buffer:
+            self._upload_part(bytes(self.buffer))
+            self.buffer.clear()
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
