@@ -17,6 +17,7 @@ from fanout_tools.errors import FanoutError
 VERBS: dict[str, tuple[str, str]] = {
     "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
+    "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
 }
 
 
