@@ -98,6 +98,11 @@ def moto_parse(text: str) -> None:
             f"moto's ASL parser rejects the definition: {'; '.join(err.errors)}",
             "see ../shared/reference/toolchain.md item 7 for what it accepts",
         ) from None
+    except Exception as err:  # the preprocessor raises plain errors, e.g. for an unknown InputType
+        raise InvalidDefinitionError(
+            f"moto's ASL parser rejects the definition: {type(err).__name__}: {err}",
+            "see ../shared/reference/toolchain.md item 7 for what it accepts",
+        ) from None
     finally:
         quiet.setLevel(level)
 
