@@ -85,13 +85,17 @@ def cli_config_file() -> Path:
     return path
 
 
-def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def terraform_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
+    """os.environ plus the project's CLI config, updated with ``extra`` (a None value unsets a variable)."""
     env = dict(os.environ)
     env["TF_CLI_CONFIG_FILE"] = str(cli_config_file())
     env["TF_IN_AUTOMATION"] = "1"
     env.pop("TF_LOG", None)
-    if extra:
-        env.update(extra)
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 
@@ -101,11 +105,11 @@ class TerraformRunner:
 
     workdir: Path = field(default_factory=terraform_dir)
     data_dir: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | None] = field(default_factory=dict)
     var_files: list[Path] = field(default_factory=list)
 
     def _full_env(self) -> dict[str, str]:
-        extra = dict(self.env)
+        extra: dict[str, str | None] = dict(self.env)
         if self.data_dir:
             extra["TF_DATA_DIR"] = str(self.data_dir)
         return terraform_env(extra)
@@ -119,15 +123,16 @@ class TerraformRunner:
         code, out, err = result
         if code not in ok:
             raise TerraformError(
-                f"terraform {verb} failed in {self.workdir}:\n{(err or out).strip()}",
+                f"terraform {verb} failed in {self.workdir}:\n{(err or out or '(output above)').strip()}",
                 "read Terraform's message above; fix the variable or file it names and run again",
             )
         return out
 
     def _run(self, verb: str, *args: str, ok: tuple[int, ...] = (0,), capture: bool = True, **kw) -> str:  # type: ignore[no-untyped-def]
         saved = dict(os.environ)
+        full_env = self._full_env()  # computed before clearing: it starts from os.environ
         os.environ.clear()
-        os.environ.update(self._full_env())
+        os.environ.update(full_env)
         try:
             tf = self._python_terraform()
             result = tf.cmd(verb, *args, no_color=_flag(), input=False, capture_output=capture, **kw)
@@ -155,8 +160,9 @@ class TerraformRunner:
         if destroy:
             kw["destroy"] = _flag()
         saved = dict(os.environ)
+        full_env = self._full_env()  # computed before clearing: it starts from os.environ
         os.environ.clear()
-        os.environ.update(self._full_env())
+        os.environ.update(full_env)
         try:
             result = self._python_terraform().cmd(
                 "plan", no_color=_flag(), input=False, detailed_exitcode=_flag(), capture_output=capture, **kw
@@ -180,7 +186,10 @@ class TerraformRunner:
         return json.loads(self._run("show", str(plan_file), json=_flag()))
 
     def outputs(self) -> dict[str, object]:
-        raw = json.loads(self._run("output", json=_flag()) or "{}")
+        # not through python-terraform: it adds -input=false, which `terraform output` rejects
+        result = self.raw("output", "-json")
+        out = self._check("output", (result.returncode, result.stdout, result.stderr))
+        raw = json.loads(out or "{}")
         return {name: item["value"] for name, item in raw.items()}
 
     def raw(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,460 @@
+"""Verb ``run``: start an execution of the deployed state machine, show live progress, then a summary.
+
+``fanout run --items N`` starts it with ``{"count": N}``; ``--input FILE`` with that file's JSON
+(``{"items": [...]}`` or ``{"count": N, "template": {...}}``). The state machine and everything else
+are read from Terraform's outputs for the target, so it works the same against the sandbox and AWS.
+Progress counts items (array jobs count their children): total / running / succeeded / failed.
+The exit code is 0 only when the execution SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fanout_tools.deploy import add_target_arguments
+from fanout_tools.errors import ConfigError, FanoutError, SandboxError
+
+POLL_SECONDS = 0.5
+TERMINAL_JOB = ("SUCCEEDED", "FAILED")
+SUMMARY_ROWS = 25
+
+
+class RunFailedError(FanoutError):
+    """The execution did not succeed (the summary above says why)."""
+
+    exit_code = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_arguments(parser, var_files=False)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--items", type=int, default=None, help='generate N items: input {"count": N}')
+    source.add_argument("--input", type=Path, default=None, help="execution input JSON file")
+    parser.add_argument("--name", default=None, help="execution name (default run-<time>-<random>)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="stop waiting after this many seconds")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar (plain lines)")
+
+
+# --- reading what is deployed ---------------------------------------------------------------------
+
+
+def deployed_outputs(target_name: str | None) -> tuple[Any, dict[str, Any]]:
+    """(target, Terraform outputs) for a deployed stack; one-line errors when nothing is deployed."""
+    from fanout_tools import targets
+    from fanout_tools.errors import TerraformError
+
+    name = targets.resolve(target_name)
+    first = "run `make apply` first" + ("" if name == "sandbox" else " (with TARGET=aws)")
+    if name == "sandbox":
+        from fanout_tools.sandbox import control
+
+        if control.current() is None:
+            raise SandboxError("nothing is deployed: the sandbox is not running", first)
+    target = targets.prepare(name, start_sandbox=False)
+    if target.is_sandbox:
+        if not targets.state_resources(target):
+            raise SandboxError("nothing is deployed in the sandbox", first)
+        if targets.sandbox_lost_resources(target):
+            targets.reset_sandbox_state(target)
+            raise SandboxError("the sandbox was restarted and lost the stack (its state was reset)", first)
+    runner = target.runner()
+    if not target.data_dir.is_dir():
+        raise ConfigError(f"nothing is deployed on TARGET={name}", first)
+    try:
+        with target.backend_override():
+            outputs = runner.outputs()
+    except TerraformError:
+        raise ConfigError(f"cannot read the deployment's outputs on TARGET={name}", first) from None
+    if not outputs.get("state_machine_arn"):
+        raise ConfigError(f"nothing is deployed on TARGET={name}", first)
+    return target, outputs
+
+
+def execution_input(items: int | None, input_file: Path | None) -> dict[str, Any]:
+    if input_file is not None:
+        try:
+            value = json.loads(input_file.read_text())
+        except OSError as err:
+            raise ConfigError(
+                f"cannot read {input_file}: {err.strerror}", "pass an existing JSON file"
+            ) from None
+        except ValueError as err:
+            raise ConfigError(f"{input_file} is not valid JSON: {err}", "fix the file") from None
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{input_file} must hold a JSON object",
+                'use {"items": [...]} or {"count": N, "template": {...}}',
+            )
+        return value
+    count = 25 if items is None else items
+    if count < 0:
+        raise ConfigError(f"--items must be 0 or more, got {count}", "pass ITEMS=N with N >= 0")
+    return {"count": count}
+
+
+# --- following an execution -----------------------------------------------------------------------
+
+
+@dataclass
+class JobInfo:
+    job_id: str
+    name: str = ""
+    status: str = "SUBMITTED"
+    exit_code: int | None = None
+    size: int = 0  # array size; 0 for a plain job
+    summary: dict[str, int] = field(default_factory=dict)
+    log_stream: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Progress:
+    total: int | None = None
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+@dataclass
+class RunResult:
+    execution_arn: str
+    status: str
+    seconds: float
+    error: str | None
+    cause: str | None
+    output: Any
+    history_events: int
+    child_history_events: int
+    jobs: list[JobInfo]
+    progress: Progress
+
+
+class Follower:
+    """Polls one execution: history (parent and Distributed Map children), then its Batch jobs."""
+
+    def __init__(self, target: Any, execution_arn: str) -> None:
+        self.sfn = target.client("stepfunctions")
+        self.batch = target.client("batch")
+        self.arn = execution_arn
+        self.jobs: dict[str, JobInfo] = {}
+        self.total: int | None = None
+        self.history_events = 0
+        self.child_history_events = 0
+        self._child_done: dict[str, int] = {}
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _scan(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            kind = event["type"]
+            if kind == "TaskSubmitted":
+                details = event.get("taskSubmittedEventDetails", {})
+                if details.get("resourceType") == "batch":
+                    out = _json(details.get("output"))
+                    job_id = out.get("JobId") or out.get("jobId")
+                    if job_id and job_id not in self.jobs:
+                        self.jobs[job_id] = JobInfo(job_id=job_id, name=out.get("JobName", ""))
+            elif kind == "TaskSucceeded" and self.total is None:
+                details = event.get("taskSucceededEventDetails", {})
+                if details.get("resourceType") == "lambda":
+                    payload = _json(details.get("output")).get("Payload")
+                    if isinstance(payload, dict) and isinstance(payload.get("count"), int):
+                        self.total = payload["count"]
+
+    def _children(self) -> list[str]:
+        """Child executions of Distributed Map runs (empty for inline/array modes)."""
+        arns: list[str] = []
+        try:
+            runs = self.sfn.list_map_runs(executionArn=self.arn).get("mapRuns", [])
+        except Exception:
+            return arns
+        for run in runs:
+            kwargs: dict[str, Any] = {"mapRunArn": run["mapRunArn"]}
+            while True:
+                page = self.sfn.list_executions(**kwargs)
+                arns.extend(e["executionArn"] for e in page.get("executions", []))
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+        return arns
+
+    def poll(self) -> dict[str, Any]:
+        described = self.sfn.describe_execution(executionArn=self.arn)
+        events = self.history(self.arn)
+        self.history_events = len(events)
+        self._scan(events)
+        child_events = 0
+        for child in self._children():
+            if child in self._child_done:
+                child_events += self._child_done[child]
+                continue
+            child_history = self.history(child)
+            child_events += len(child_history)
+            self._scan(child_history)
+            if (
+                child_history
+                and child_history[-1]["type"].startswith("Execution")
+                and (child_history[-1]["type"] != "ExecutionStarted")
+            ):
+                self._child_done[child] = len(child_history)
+        self.child_history_events = child_events
+        self._describe_jobs()
+        return described
+
+    def _describe_jobs(self) -> None:
+        open_ids = [j.job_id for j in self.jobs.values() if j.status not in TERMINAL_JOB]
+        for start in range(0, len(open_ids), 100):
+            for job in self.batch.describe_jobs(jobs=open_ids[start : start + 100]).get("jobs", []):
+                info = self.jobs[job["jobId"]]
+                info.status = job["status"]
+                info.name = job.get("jobName", info.name)
+                container = job.get("container") or {}
+                info.exit_code = container.get("exitCode")
+                info.log_stream = container.get("logStreamName")
+                info.reason = job.get("statusReason")
+                info.attempts = len(job.get("attempts") or [])
+                array = job.get("arrayProperties") or {}
+                if array.get("size"):
+                    info.size = int(array["size"])
+                    info.summary = dict(array.get("statusSummary") or {})
+
+    def progress(self) -> Progress:
+        p = Progress(total=self.total)
+        for job in self.jobs.values():
+            if job.size:
+                p.running += job.summary.get("RUNNING", 0) + job.summary.get("STARTING", 0)
+                p.succeeded += job.summary.get("SUCCEEDED", 0)
+                p.failed += job.summary.get("FAILED", 0)
+            elif job.status in ("RUNNING", "STARTING"):
+                p.running += 1
+            elif job.status == "SUCCEEDED":
+                p.succeeded += 1
+            elif job.status == "FAILED":
+                p.failed += 1
+        return p
+
+
+def _json(text: Any) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def start_execution(
+    target: Any, outputs: dict[str, Any], payload: dict[str, Any], name: str | None = None
+) -> str:
+    sfn = target.client("stepfunctions")
+    name = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return str(
+        sfn.start_execution(
+            stateMachineArn=outputs["state_machine_arn"], name=name, input=json.dumps(payload)
+        )["executionArn"]
+    )
+
+
+def follow(
+    target: Any,
+    execution_arn: str,
+    timeout: float = 3600.0,
+    on_poll: Any = None,
+    poll_seconds: float = POLL_SECONDS,
+) -> RunResult:
+    """Poll until the execution ends (or ``timeout``); ``on_poll(follower, described, elapsed)`` each time."""
+    follower = Follower(target, execution_arn)
+    started = time.monotonic()
+    while True:
+        described = follower.poll()
+        elapsed = time.monotonic() - started
+        if on_poll:
+            on_poll(follower, described, elapsed)
+        if described["status"] != "RUNNING":
+            break
+        if elapsed > timeout:
+            raise RunFailedError(
+                f"the execution is still running after {timeout:.0f} s: {execution_arn}",
+                "wait longer with --timeout, or stop it (console, or aws stepfunctions stop-execution)",
+            )
+        time.sleep(poll_seconds)
+    # one more pass so the last job statuses are in
+    follower.poll()
+    start, stop = described.get("startDate"), described.get("stopDate")
+    seconds = (stop - start).total_seconds() if start and stop else time.monotonic() - started
+    return RunResult(
+        execution_arn=execution_arn,
+        status=described["status"],
+        seconds=seconds,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        output=_json(described.get("output")) if described.get("output") else None,
+        history_events=follower.history_events,
+        child_history_events=follower.child_history_events,
+        jobs=list(follower.jobs.values()),
+        progress=follower.progress(),
+    )
+
+
+# --- showing it -----------------------------------------------------------------------------------
+
+
+def job_log(target: Any, outputs: dict[str, Any], job: JobInfo) -> str:
+    """Where a job's output is: the sandbox's log file, or the CloudWatch Logs stream in AWS."""
+    if target.is_sandbox:
+        from fanout_tools.sandbox import layout
+
+        if job.size:
+            return str(layout.jobs_dir() / f"{job.job_id}:<index>.log")
+        return str(layout.jobs_dir() / f"{job.job_id}.log")
+    group = outputs.get("batch_log_group_name") or "/aws/batch/job"
+    return f"{group}:{job.log_stream}" if job.log_stream else f"{group} (stream not yet assigned)"
+
+
+def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> list[str]:
+    p = result.progress
+    lines = [
+        f"execution: {result.execution_arn}",
+        f"status: {result.status} in {result.seconds:.1f} s",
+        f"items: {p.total if p.total is not None else '?'} total, {p.succeeded} succeeded, {p.failed} failed",
+        f"history events: {result.history_events} (limit 25,000)"
+        + (f"; child executions: {result.child_history_events}" if result.child_history_events else ""),
+    ]
+    if result.error:
+        lines.append(f"error: {result.error}")
+    if result.cause:
+        cause = result.cause if len(result.cause) <= 400 else result.cause[:400] + "..."
+        lines.append(f"cause: {cause}")
+    ordered = sorted(result.jobs, key=lambda j: (j.status == "SUCCEEDED", _index(j.name), j.name))
+    if ordered:
+        lines.append("jobs (job id, status, exit code, attempts, log):")
+    for job in ordered[:SUMMARY_ROWS]:
+        size = f" array x{job.size} {job.summary}" if job.size else ""
+        lines.append(
+            f"  {job.name or '-'}  {job.job_id}  {job.status}  exit={_or_dash(job.exit_code)}"
+            f"  attempts={job.attempts}{size}  {job_log(target, outputs, job)}"
+        )
+    if len(ordered) > SUMMARY_ROWS:
+        lines.append(f"  ... {len(ordered) - SUMMARY_ROWS} more jobs (all of them in the results file below)")
+    if target.is_sandbox:
+        from fanout_tools.sandbox import layout
+
+        lines.append(
+            f"logs: job output in {layout.jobs_dir()}/<job id>.log; server log {layout.server_log()}"
+        )
+    else:
+        lines.append(
+            f"logs: CloudWatch Logs groups {outputs.get('batch_log_group_name')} (jobs) and "
+            f"{outputs.get('state_machine_log_group_name')} (state machine)"
+        )
+    return lines
+
+
+def _or_dash(value: object, dash: str = "-") -> str:
+    return dash if value is None else str(value)
+
+
+def _index(name: str) -> int:
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def save_results(result: RunResult) -> Path:
+    from fanout_tools.paths import runtime_dir
+
+    folder = runtime_dir() / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.execution_arn.rsplit(':', 1)[-1]}.json"
+    body = {
+        "execution_arn": result.execution_arn,
+        "status": result.status,
+        "seconds": result.seconds,
+        "error": result.error,
+        "cause": result.cause,
+        "history_events": result.history_events,
+        "child_history_events": result.child_history_events,
+        "progress": result.progress.__dict__,
+        "jobs": [j.__dict__ for j in result.jobs],
+    }
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    target, outputs = deployed_outputs(args.target)
+    payload = execution_input(args.items, args.input)
+    arn = start_execution(target, outputs, payload, args.name)
+    print(f"started {arn.rsplit(':', 1)[-1]} on {target.name} ({outputs.get('fanout_mode', '?')} mode)")
+    live = not args.no_progress and sys.stdout.isatty()
+    if live:
+        result = _follow_with_bar(target, arn, args.timeout)
+    else:
+        last = [0.0]
+
+        def plain(follower: Follower, described: dict[str, Any], elapsed: float) -> None:
+            if elapsed - last[0] >= 5 or described["status"] != "RUNNING":
+                last[0] = elapsed
+                p = follower.progress()
+                print(
+                    f"  {elapsed:6.1f} s  {described['status']}  items {_or_dash(p.total, '?')}"
+                    f"  running {p.running}  succeeded {p.succeeded}  failed {p.failed}",
+                    flush=True,
+                )
+
+        result = follow(target, arn, args.timeout, on_poll=plain)
+    for line in summary_lines(target, outputs, result):
+        print(line)
+    print(f"results: {save_results(result)}")
+    if result.status != "SUCCEEDED":
+        raise RunFailedError(
+            f"the execution {result.status}" + (f": {result.error}" if result.error else ""),
+            "see the error, cause and job logs above",
+        )
+    return 0
+
+
+def _follow_with_bar(target: Any, arn: str, timeout: float) -> RunResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.fields[total_text]} done"),
+        TextColumn("running {task.fields[running]}  ok {task.fields[ok]}  failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("items", total=None, total_text="?", running=0, ok=0, failed=0)
+
+        def update(follower: Follower, described: dict[str, Any], elapsed: float) -> None:
+            p = follower.progress()
+            bar.update(
+                task,
+                description=described["status"].lower(),
+                total=p.total,
+                completed=p.succeeded + p.failed,
+                total_text=str(p.total) if p.total is not None else "?",
+                running=p.running,
+                ok=p.succeeded,
+                failed=p.failed,
+            )
+
+        return follow(target, arn, timeout, on_poll=update)

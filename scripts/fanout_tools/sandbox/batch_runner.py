@@ -1,0 +1,374 @@
+"""Every Batch job in the sandbox really runs its job definition's command (on the host, no Docker).
+
+moto without Docker (toolchain.md gap 6) marks a job SUCCEEDED without running anything. This
+module replaces ``BatchSimpleBackend.submit_job``: each job (or array child) is queued on a bounded
+worker pool and runs as a subprocess with
+
+- the job definition's command (or the SubmitJob override), every whole-argument ``Ref::name``
+  replaced from the SubmitJob parameters merged over the job definition's defaults;
+- the container environment plus ``AWS_BATCH_JOB_ID``, ``AWS_BATCH_JQ_NAME``, ``AWS_BATCH_CE_NAME``,
+  ``AWS_BATCH_JOB_ATTEMPT`` and, for array children, ``AWS_BATCH_JOB_ARRAY_INDEX``; the sandbox
+  endpoint and fake credentials; ``PYTHONPATH`` with the repository's ``lambda/job`` (so
+  ``python3 -m fanout_item`` works) and the tooling's Python first on ``PATH`` (it has boto3, as the
+  job image does);
+- the attempt timeout (the process group is killed) and TerminateJob (same).
+
+The exit code decides SUCCEEDED or FAILED; the retry strategy (``attempts`` + ``evaluateOnExit``,
+first matching rule wins, glob patterns, no match = retry) decides whether another attempt runs.
+Output of every attempt goes to ``<jobs dir>/<job id>.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fnmatch
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fanout_tools.paths import repo_root
+from fanout_tools.sandbox import layout
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05
+EXIT_REASON = "Essential container in task exited"
+TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+
+
+def default_workers() -> int:
+    """Jobs running at once: 2x cores (bounded so 1,000+ jobs never overwhelm the machine)."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+def substitute(command: list[str], parameters: dict[str, str]) -> list[str]:
+    """Replace whole-argument ``Ref::name`` elements with ``parameters[name]`` (others stay as they are)."""
+    out = []
+    for arg in command:
+        if arg.startswith("Ref::") and arg[5:] in parameters:
+            out.append(str(parameters[arg[5:]]))
+        else:
+            out.append(arg)
+    return out
+
+
+def retry_action(rules: list[dict[str, str]], exit_code: int | None, status_reason: str, reason: str) -> str:
+    """``RETRY`` or ``EXIT`` for a failed attempt, per Batch's ``evaluateOnExit`` (first match wins).
+
+    A rule matches when every condition it names matches (glob patterns, ``*`` as in Batch); when no
+    rule matches, Batch retries.
+    """
+    for rule in rules:
+        checks = []
+        if "onExitCode" in rule:
+            checks.append(exit_code is not None and fnmatch.fnmatchcase(str(exit_code), rule["onExitCode"]))
+        if "onStatusReason" in rule:
+            checks.append(fnmatch.fnmatchcase(status_reason or "", rule["onStatusReason"]))
+        if "onReason" in rule:
+            checks.append(fnmatch.fnmatchcase(reason or "", rule["onReason"]))
+        if all(checks):
+            return str(rule.get("action", "RETRY")).upper()
+    return "RETRY"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@cache
+def job_class() -> type:
+    """A moto ``Job`` whose status is set only by the runner (not advanced by moto's state manager)."""
+    from moto.batch.models import Job
+
+    class SandboxJob(Job):  # type: ignore[misc, valid-type]
+        @property  # type: ignore[override]
+        def status(self) -> str | None:
+            return self._status
+
+        @status.setter
+        def status(self, value: str) -> None:
+            self._status = value
+
+        def _get_container_property(self, p: str, default: Any) -> Any:
+            if p != "environment":
+                return super()._get_container_property(p, default)
+            # moto appends AWS_BATCH_JOB_ID to the override list on every describe; build a fresh list.
+            merged = {e["name"]: e["value"] for e in self.job_definition.container_properties.get(p, [])}
+            merged.update({e["name"]: e["value"] for e in self.container_overrides.get(p, [])})
+            merged["AWS_BATCH_JOB_ID"] = self.job_id
+            return [{"name": k, "value": v} for k, v in merged.items()]
+
+        def _container_details(self) -> dict[str, Any]:
+            details = super()._container_details()
+            if self.exit_code is not None:
+                details["exitCode"] = self.exit_code
+            reason = getattr(self, "sandbox_reason", None)
+            if reason:
+                details["reason"] = reason
+            return details
+
+    return SandboxJob
+
+
+class BatchRunner:
+    """Runs submitted jobs on a bounded thread pool, each attempt as a subprocess."""
+
+    def __init__(self, port: int, base: Path, workers: int | None = None) -> None:
+        self.port = port
+        self.base = base
+        self.pool = ThreadPoolExecutor(
+            max_workers=workers or default_workers(), thread_name_prefix="batch-job"
+        )
+        self.lock = threading.Lock()
+        self.workdir = base / "work"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    # --- submission (called inside the moto request) --------------------------------------------
+    def submit(self, backend: Any, **kw: Any) -> tuple[str, str, str]:
+        from moto.batch.exceptions import ClientException
+
+        job_def = backend.get_job_definition(kw["job_def_id"])
+        if job_def is None:
+            raise ClientException(f"Job definition {kw['job_def_id']} does not exist")
+        queue = backend.get_job_queue(kw["job_queue"])
+        if queue is None:
+            raise ClientException(f"Job queue {kw['job_queue']} does not exist")
+        array_properties = kw.get("array_properties") or {}
+        size = int(array_properties.get("size", 0) or 0)
+        cls = job_class()
+        common = {
+            "job_def": job_def,
+            "job_queue": queue,
+            "backend": backend,
+            "log_backend": backend.logs_backend,
+            "container_overrides": kw.get("container_overrides"),
+            "eks_properties_override": kw.get("eks_properties_override"),
+            "depends_on": kw.get("depends_on"),
+            "all_jobs": backend._jobs,
+            "timeout": kw.get("timeout"),
+            "parameters": kw.get("parameters"),
+        }
+        job = cls(kw["job_name"], array_properties=array_properties, tags=kw.get("tags"), **common)
+        job.status = "RUNNABLE"
+        job.log_stream_name = job._stream_name
+        backend._jobs[job.job_id] = job
+        if size:
+            job.status = "PENDING"
+            children = []
+            for index in range(size):
+                child = cls(
+                    kw["job_name"],
+                    array_properties={"statusSummary": {}, "index": index},
+                    provided_job_id=f"{job.job_id}:{index}",
+                    **common,
+                )
+                child.status = "RUNNABLE"
+                child.log_stream_name = child._stream_name
+                child.sandbox_parent = job
+                backend._jobs[child.job_id] = child
+                children.append(child)
+            job._child_jobs = children
+            job.sandbox_remaining = size
+            job.sandbox_failed = 0
+            job.job_started_at = datetime.datetime.now()
+            for index, child in enumerate(children):
+                self.pool.submit(self._guarded, child, queue, index)
+        else:
+            self.pool.submit(self._guarded, job, queue, None)
+        return job.job_name, job.job_id, job.arn
+
+    # --- execution (pool threads) ----------------------------------------------------------------
+    def _guarded(self, job: Any, queue: Any, index: int | None) -> None:
+        try:
+            self._run_job(job, queue, index)
+        except Exception as err:  # never lose a job: a runner bug fails the job visibly
+            log.exception("sandbox runner failed on job %s", job.job_id)
+            job.sandbox_reason = f"sandbox runner error: {err}"
+            self._finish(job, success=False, reason=f"sandbox runner error: {err}")
+
+    def log_path(self, job_id: str) -> Path:
+        return layout.jobs_dir(self.base) / f"{job_id}.log"
+
+    def _run_job(self, job: Any, queue: Any, index: int | None) -> None:
+        job_def = job.job_definition
+        strategy = job_def.retry_strategy or {}
+        attempts = max(1, int(strategy.get("attempts", 1) or 1))
+        rules = strategy.get("evaluateOnExit") or []
+        container = job_def.container_properties or {}
+        command = job.container_overrides.get("command") or container.get("command") or []
+        command = substitute(list(command), {**job_def.parameters, **job.parameters})
+        timeout = (job.timeout or job_def.timeout or {}).get("attemptDurationSeconds")
+        env = self._environment(job, queue, index)
+        job.job_started_at = datetime.datetime.now()
+        for attempt in range(1, attempts + 1):
+            if job.stop:
+                break
+            job.status = "STARTING"
+            env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
+            started = _now_ms()
+            job.status = "RUNNING"
+            exit_code, status_reason, reason = self._execute(job, command, env, timeout, attempt)
+            job.exit_code = exit_code
+            job.sandbox_reason = reason
+            job.attempts.append(
+                {
+                    "container": {
+                        "exitCode": exit_code,
+                        "logStreamName": job.log_stream_name,
+                        **({"reason": reason} if reason else {}),
+                    },
+                    "startedAt": started,
+                    "stoppedAt": _now_ms(),
+                    "statusReason": status_reason,
+                }
+            )
+            if exit_code == 0:
+                self._finish(job, success=True, reason=None)
+                return
+            final = (
+                job.stop
+                or attempt == attempts
+                or retry_action(rules, exit_code, status_reason, reason) == "EXIT"
+            )
+            if final:
+                self._finish(job, success=False, reason=job.job_stopped_reason or status_reason)
+                return
+            job.status = "RUNNABLE"
+        self._finish(job, success=False, reason=job.job_stopped_reason or "Job terminated")
+
+    def _environment(self, job: Any, queue: Any, index: int | None) -> dict[str, str]:
+        container_env = {e["name"]: e["value"] for e in job._get_container_property("environment", [])}
+        environments = getattr(queue, "environments", None) or []
+        ce_name = getattr(environments[0], "name", "") if environments else ""
+        region = getattr(job.job_definition, "_region", layout.DEFAULT_REGION)
+        python_dirs = [str(repo_root() / "lambda" / "job")]
+        venv_bin = str(Path(sys.executable).parent)
+        env = layout.clean_env(
+            {
+                **container_env,
+                **layout.sandbox_credentials_env(self.port, region),
+                "AWS_BATCH_JOB_ID": job.job_id,
+                "AWS_BATCH_JQ_NAME": queue.name,
+                "AWS_BATCH_CE_NAME": ce_name,
+                "PYTHONPATH": os.pathsep.join(python_dirs),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")]),
+            }
+        )
+        if index is not None:
+            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+        return env
+
+    def _execute(
+        self, job: Any, command: list[str], env: dict[str, str], timeout: float | None, attempt: int
+    ) -> tuple[int | None, str, str]:
+        """One attempt; returns (exit code, statusReason, container reason)."""
+        path = self.log_path(job.job_id)
+        with path.open("ab") as out:
+            out.write(f"--- attempt {attempt}: {command}\n".encode())
+            out.flush()
+            if not command:
+                return None, "CannotStartContainerError", "CannotStartContainerError: the job has no command"
+            try:
+                proc = subprocess.Popen(
+                    command,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=self.workdir,
+                    start_new_session=True,
+                )
+            except OSError as err:
+                out.write(f"cannot start: {err}\n".encode())
+                return 127, EXIT_REASON, f"CannotStartContainerError: {err}"
+            deadline = time.monotonic() + float(timeout) if timeout else None
+            while True:
+                try:
+                    code = proc.wait(timeout=POLL_SECONDS)
+                    out.write(f"--- exit code {code}\n".encode())
+                    return code, EXIT_REASON, ""
+                except subprocess.TimeoutExpired:
+                    pass
+                if job.stop or (deadline and time.monotonic() > deadline):
+                    _kill(proc)
+                    if job.stop:
+                        out.write(f"--- terminated: {job.job_stopped_reason}\n".encode())
+                        return proc.returncode, job.job_stopped_reason or "Terminated", ""
+                    out.write(f"--- killed after {timeout} s (attempt timeout)\n".encode())
+                    return proc.returncode, TIMEOUT_REASON, ""
+
+    def _finish(self, job: Any, success: bool, reason: str | None) -> None:
+        job.job_stopped_at = datetime.datetime.now()
+        job.job_stopped = True
+        if not success and reason:
+            job.job_stopped_reason = reason
+        job.status = "SUCCEEDED" if success else "FAILED"
+        parent = getattr(job, "sandbox_parent", None)
+        if parent is None:
+            return
+        with self.lock:
+            parent.sandbox_remaining -= 1
+            parent.sandbox_failed += 0 if success else 1
+            done = parent.sandbox_remaining == 0
+        if parent.status == "PENDING":
+            parent.status = "RUNNING"
+        if done:
+            failed = parent.sandbox_failed
+            self._finish(
+                parent,
+                success=failed == 0,
+                reason=None if failed == 0 else f"{failed} of {len(parent._child_jobs)} child jobs failed",
+            )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
+    """Make moto's no-Docker Batch backend run real jobs (patches ``BatchSimpleBackend.submit_job``)."""
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    runner = BatchRunner(port, base, workers)
+
+    def submit_job(
+        self: Any,
+        job_name: str,
+        job_def_id: str,
+        job_queue: str,
+        array_properties: dict[str, Any],
+        depends_on: list[dict[str, str]] | None = None,
+        container_overrides: dict[str, Any] | None = None,
+        eks_properties_override: dict[str, Any] | None = None,
+        timeout: dict[str, int] | None = None,
+        parameters: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> tuple[str, str, str]:
+        return runner.submit(
+            self.backend,
+            job_name=job_name,
+            job_def_id=job_def_id,
+            job_queue=job_queue,
+            array_properties=array_properties,
+            depends_on=depends_on,
+            container_overrides=container_overrides,
+            eks_properties_override=eks_properties_override,
+            timeout=timeout,
+            parameters=parameters,
+            tags=tags,
+        )
+
+    BatchSimpleBackend.submit_job = submit_job  # type: ignore[method-assign]
+    return runner

@@ -1,0 +1,294 @@
+"""The ONE place where the sandbox fills moto 5.2.5's gaps (see ../shared/reference/toolchain.md).
+
+Each gap is one named function with a docstring citing the gap number; :func:`apply_all` installs
+them all and is called by the sandbox server before it starts serving. Every function here has a
+test in tests/scripts/sandbox/test_compat.py that first asserts that unpatched moto still lacks the
+behaviour, so a moto upgrade that fixes or changes a gap fails loudly and the workaround can go.
+
+Real code execution (Lambda handlers, Batch commands) is not a moto *gap* but a sandbox feature; it
+lives in :mod:`fanout_tools.sandbox.lambda_runner` and :mod:`fanout_tools.sandbox.batch_runner`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+
+MOTO_VERSION = "5.2.5"
+"""The moto release these workarounds were written and tested against (pinned in pyproject.toml)."""
+
+
+# --- gap 1: ValidateStateMachineDefinition / ListStateMachineVersions ------------------------------
+
+
+def validate_definition(definition: str) -> dict[str, Any]:
+    """Validate an ASL definition as ``ValidateStateMachineDefinition`` does; returns the AWS response.
+
+    Errors come from moto's own ASL parser (the one that will run the definition here): if it cannot
+    parse the definition, the result is FAIL with one ERROR diagnostic per parser message. statelint's
+    findings are added as WARNING diagnostics (they are ASL-spec problems, but statelint lags behind
+    newer ASL fields, so it must not make the sandbox stricter than the interpreter).
+    """
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    diagnostics: list[dict[str, str]] = []
+    try:
+        parsed = json.loads(definition)
+    except json.JSONDecodeError as err:
+        return _validation_result(
+            [{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(err), "location": "/"}]
+        )
+    try:
+        AmazonStateLanguageParser.parse(definition)
+    except ASLParserException as err:
+        for message in err.errors or ["the ASL parser rejected the definition"]:
+            # antlr lists every token it would have accepted; keep the message readable
+            short = message.split(" expecting {", 1)[0]
+            diagnostics.append(
+                {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": short, "location": "/"}
+            )
+    except Exception as err:  # the preprocessor raises plain exceptions for semantic problems
+        diagnostics.append(
+            {
+                "severity": "ERROR",
+                "code": "SCHEMA_VALIDATION_FAILED",
+                "message": f"{type(err).__name__}: {err}",
+                "location": "/",
+            }
+        )
+    if isinstance(parsed, dict):
+        from statelint.linter import Linter
+
+        for problem in Linter.validate(parsed):
+            diagnostics.append(
+                {"severity": "WARNING", "code": "STATELINT", "message": problem, "location": "/"}
+            )
+    return _validation_result(diagnostics)
+
+
+def _validation_result(diagnostics: list[dict[str, str]]) -> dict[str, Any]:
+    failed = any(d["severity"] == "ERROR" for d in diagnostics)
+    return {"result": "FAIL" if failed else "OK", "diagnostics": diagnostics, "truncated": False}
+
+
+def add_validate_state_machine_definition() -> None:
+    """Gap 1: moto answers ``ValidateStateMachineDefinition`` with HTTP 500 (NotImplementedError).
+
+    The AWS provider calls it while creating ``aws_sfn_state_machine`` and retries until it answers,
+    so an apply hangs. This answers with a real validation (:func:`validate_definition`).
+    """
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> ActionResult:
+        return ActionResult(validate_definition(self._get_param("definition") or ""))
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
+
+
+def add_list_state_machine_versions() -> None:
+    """Gap 1: moto answers ``ListStateMachineVersions`` with HTTP 500 (NotImplementedError).
+
+    The AWS provider calls it on every read of ``aws_sfn_state_machine``. The stack never publishes
+    versions, so the answer is an empty list (the AWS response shape).
+    """
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        return ActionResult({"stateMachineVersions": []})
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+
+
+# --- gaps 3 and 9: the interpreter's parameter/response normalisation hooks -----------------------
+
+
+@cache
+def _service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
+def _operation_model(service: str, snake_action: str) -> Any:
+    """botocore's model of ``service``'s operation ``snake_action``, or None when botocore has none."""
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = _service_model(service)
+    except UnknownServiceError:
+        return None
+    wanted = snake_action.replace("_", "").lower()
+    for name in model.operation_names:
+        if name.lower() == wanted:
+            return model.operation_model(name)
+    return None
+
+
+def _fold(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def to_api_members(value: Any, shape: Any) -> Any:
+    """ASL parameter names -> API member names, recursively over ``shape`` (case-insensitive lookup).
+
+    Keys that match no member are left alone (botocore reports them); map keys are user data and kept.
+    Non-string values for string members are JSON-encoded and blob members become bytes, as Step
+    Functions does.
+    """
+    kind = getattr(shape, "type_name", None)
+    if kind == "structure" and isinstance(value, dict):
+        members = {_fold(name): (name, member) for name, member in shape.members.items()}
+        for key in list(value):
+            found = members.get(_fold(key))
+            if found is None:
+                continue
+            member_name, member_shape = found
+            item = value.pop(key)
+            value[member_name] = to_api_members(item, member_shape)
+        return value
+    if kind == "list" and isinstance(value, list):
+        return [to_api_members(item, shape.member) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: to_api_members(v, shape.value) for k, v in value.items()}
+    if kind == "string" and not isinstance(value, str):
+        return json.dumps(value, separators=(",", ":"))
+    if kind == "blob" and not isinstance(value, bytes | bytearray):
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        return text.encode("utf-8")
+    return value
+
+
+def to_sfn_members(value: Any, shape: Any) -> Any:
+    """API member names -> the PascalCase names Step Functions returns (``jobId`` -> ``JobId``), in place."""
+    from botocore.response import StreamingBody
+
+    if isinstance(value, StreamingBody):
+        return value.read().decode("utf-8")
+    kind = getattr(shape, "type_name", None)
+    if kind == "structure" and isinstance(value, dict):
+        members = {_fold(name): (name, member) for name, member in shape.members.items()}
+        for key in list(value):
+            found = members.get(_fold(key))
+            if found is None:
+                continue
+            member_name, member_shape = found
+            item = to_sfn_members(value.pop(key), member_shape)
+            value[member_name[:1].upper() + member_name[1:]] = item
+        return value
+    if kind == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = to_sfn_members(item, shape.member)
+        return value
+    if kind == "map" and isinstance(value, dict):
+        for key in list(value):
+            value[key] = to_sfn_members(value[key], shape.value)
+        return value
+    return value
+
+
+def fill_normalisation_hooks() -> None:
+    """Gaps 3 and 9: ``StateTaskService._normalise_parameters`` / ``_normalise_response`` are empty stubs.
+
+    Without them ``batch:submitJob.sync`` fails with ``KeyError: 'JobName'`` (botocore wants
+    ``jobName``), the ``.sync`` poller then fails on ``'JobId'``, and results keep the API's
+    camelCase keys so a ``ResultSelector`` on ``$.JobId`` fails (AWS returns PascalCase). Both
+    hooks are filled from botocore's service model: case-insensitive member lookup, recursively, on
+    the way in; capitalised member names on the way out. Mutates in place, as the callers expect.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        service = self._get_boto_service_name(boto_service_name=boto_service_name)
+        action = self._get_boto_service_action(service_action_name=service_action_name)
+        operation = _operation_model(service, action)
+        shape = operation.input_shape if operation is not None else None
+        if shape is not None:
+            to_api_members(parameters, shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        service = self._get_boto_service_name(boto_service_name=boto_service_name)
+        action = self._get_boto_service_action(service_action_name=service_action_name)
+        operation = _operation_model(service, action)
+        shape = operation.output_shape if operation is not None else None
+        if shape is not None:
+            to_sfn_members(response, shape)
+
+    StateTaskService._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    StateTaskService._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# --- gap 4: the interpreter's call-back port ------------------------------------------------------
+
+
+def set_callback_port(port: int) -> None:
+    """Gap 4: the interpreter calls the other services back at ``http://localhost:$MOTO_PORT``.
+
+    ``MOTO_PORT`` defaults to 5000, so a server on any other port makes every Task state call a port
+    where nothing (or something else) listens. Set it to the port this server really uses.
+    """
+    os.environ["MOTO_PORT"] = str(port)
+
+
+# --- found here (not in toolchain.md's list): States.* errors inside an inline Map iteration -------
+
+
+def keep_states_errors_in_map_iterations() -> None:
+    """Gap 10 (found by this project): an inline Map iteration that fails with a ``States.*`` error
+    (a failed ``batch:submitJob.sync`` job raises ``States.TaskFailed``) is re-wrapped by the
+    iteration worker as a *custom* error name, which moto rejects ("Custom Error Names MUST NOT begin
+    with the prefix 'States.'"), so the execution fails with ``States.Runtime`` instead of
+    ``States.TaskFailed`` and a ``Catch``/``Retry`` on ``States.TaskFailed`` never matches. AWS
+    reports ``States.TaskFailed``. The worker's name factory now keeps ``States.*`` names as such.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+
+    def error_name(error_name: str) -> Any:
+        if isinstance(error_name, str) and error_name.startswith("States."):
+            try:
+                return StatesErrorName.from_name(error_name)
+            except ValueError:
+                pass
+        return CustomErrorName(error_name=error_name)
+
+    iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined]
+
+
+# --- all of them ----------------------------------------------------------------------------------
+
+
+def apply_all(port: int) -> None:
+    """Install every workaround (the server calls this once, before it serves)."""
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "moto %s is installed; the sandbox workarounds were tested with %s (run the compat tests)",
+            moto.__version__,
+            MOTO_VERSION,
+        )
+    add_validate_state_machine_definition()
+    add_list_state_machine_versions()
+    fill_normalisation_hooks()
+    set_callback_port(port)
+    keep_states_errors_in_map_iterations()

@@ -1,0 +1,224 @@
+"""Start, stop and inspect the sandbox's background server (pid, port and log under .fanout/sandbox/)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from fanout_tools.errors import SandboxError
+from fanout_tools.sandbox import layout
+
+SERVER_MODULE = "fanout_tools.sandbox.server"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    pid: int
+    port: int
+    log: Path
+
+    @property
+    def endpoint(self) -> str:
+        return layout.endpoint_url(self.port)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _is_our_server(pid: int) -> bool:
+    """True when ``pid`` is alive and is a sandbox server (not a recycled pid of something else)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return SERVER_MODULE in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+    return True  # no /proc (macOS): trust the pid file
+
+
+def healthy(port: int, timeout: float = 2.0) -> bool:
+    """The server answers and has the sandbox configuration (moto's GET config shows batch/lambda only)."""
+    try:
+        with urllib.request.urlopen(f"{layout.endpoint_url(port)}/moto-api/config", timeout=timeout) as resp:
+            config = json.loads(resp.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return config.get("batch", {}).get("use_docker") is False
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _clear_files() -> None:
+    layout.pid_file().unlink(missing_ok=True)
+    layout.port_file().unlink(missing_ok=True)
+
+
+def current() -> SandboxInfo | None:
+    """The running sandbox, or None. A pid file left by a dead server is removed (stale)."""
+    pid, port = _read_int(layout.pid_file()), _read_int(layout.port_file())
+    if pid is None and port is None:
+        return None
+    if pid is None or port is None or not _is_our_server(pid):
+        _clear_files()
+        return None
+    return SandboxInfo(pid=pid, port=port, log=layout.server_log())
+
+
+def stale_pid_file() -> bool:
+    """A pid file exists but its server is gone (checked without removing it)."""
+    pid = _read_int(layout.pid_file())
+    return layout.pid_file().exists() and (pid is None or not _is_our_server(pid))
+
+
+def require_running() -> SandboxInfo:
+    info = current()
+    if info is None:
+        raise SandboxError("the sandbox is not running", "start it with `make sandbox-up` (or `make apply`)")
+    return info
+
+
+def requested_port() -> int | None:
+    raw = os.environ.get("FANOUT_SANDBOX_PORT", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        from fanout_tools.errors import ConfigError
+
+        raise ConfigError(f"FANOUT_SANDBOX_PORT={raw} is not a port number", "set it to 1-65535 or unset it")
+    return int(raw)
+
+
+def up(port: int | None = None, workers: int | None = None) -> tuple[SandboxInfo, list[str]]:
+    """Start the sandbox (or return the one already running); returns it and notes for the user."""
+    notes: list[str] = []
+    if stale_pid_file():
+        notes.append(f"removed a stale pid file ({layout.pid_file()}): its server was no longer running")
+    existing = current()
+    if existing is not None:
+        if port is not None and port != existing.port:
+            raise SandboxError(
+                f"the sandbox is already running on port {existing.port}, not {port}",
+                "stop it with `make sandbox-down` first, or drop the port setting",
+            )
+        if not healthy(existing.port):
+            raise SandboxError(
+                f"the sandbox (pid {existing.pid}) is running but not answering on port {existing.port}",
+                f"see {existing.log}; restart it with `make sandbox-down sandbox-up`",
+            )
+        return existing, notes
+    port = port if port is not None else (requested_port() or free_port())
+    if not port_is_free(port):
+        raise SandboxError(
+            f"port {port} on 127.0.0.1 is already in use",
+            "pick another (`fanout sandbox up --port N` or FANOUT_SANDBOX_PORT), or stop what listens there",
+        )
+    state_dir = layout.sandbox_dir()
+    log_path = layout.server_log()
+    command = [sys.executable, "-m", SERVER_MODULE, "--port", str(port), "--state-dir", str(state_dir)]
+    if workers:
+        command += ["--workers", str(workers)]
+    env = layout.clean_env({**layout.sandbox_credentials_env(port), "MOTO_PORT": str(port)})
+    env.pop("AWS_ENDPOINT_URL", None)  # the server itself must not call itself through an endpoint override
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=state_dir,
+            start_new_session=True,
+        )
+    layout.pid_file().write_text(f"{proc.pid}\n")
+    layout.port_file().write_text(f"{port}\n")
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _clear_files()
+            raise SandboxError(
+                f"the sandbox server exited at start (code {proc.returncode}): {_tail(log_path)}",
+                f"read {log_path}",
+            )
+        if healthy(port, timeout=1.0):
+            return SandboxInfo(pid=proc.pid, port=port, log=log_path), notes
+        time.sleep(0.1)
+    _terminate(proc.pid)
+    _clear_files()
+    raise SandboxError(
+        f"the sandbox server did not become healthy within {START_TIMEOUT_SECONDS:.0f} s", f"read {log_path}"
+    )
+
+
+def down() -> SandboxInfo | None:
+    """Stop the sandbox; returns what was stopped, or None when it was not running."""
+    info = current()
+    if info is None:
+        return None
+    _terminate(info.pid)
+    _clear_files()
+    return info
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                return
+        except ChildProcessError:
+            pass  # not our child (started by another fanout process): poll with kill(0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"

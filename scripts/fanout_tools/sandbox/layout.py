@@ -1,0 +1,77 @@
+"""Where the sandbox keeps its files, and the environment every process talking to it gets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fanout_tools.paths import runtime_dir
+
+FAKE_ACCESS_KEY = "sandbox"
+FAKE_SECRET_KEY = "sandbox"  # not a secret: the local account accepts anything
+DEFAULT_REGION = "us-east-1"
+
+
+def sandbox_dir() -> Path:
+    path = runtime_dir() / "sandbox"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def pid_file() -> Path:
+    return sandbox_dir() / "server.pid"
+
+
+def port_file() -> Path:
+    return sandbox_dir() / "server.port"
+
+
+def server_log() -> Path:
+    return sandbox_dir() / "server.log"
+
+
+def jobs_dir(base: Path | None = None) -> Path:
+    """Per-job output of Batch jobs: ``<job id>.log``."""
+    path = (base or sandbox_dir()) / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def lambda_dir(base: Path | None = None) -> Path:
+    """Extracted function code (by code hash) and the functions' logs."""
+    path = (base or sandbox_dir()) / "lambda"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def endpoint_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def sandbox_credentials_env(port: int, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """Variables that point any AWS SDK/CLI/provider at the sandbox with fake credentials.
+
+    Also neutralises profile/config files and container/instance credential sources, so nothing
+    started with this environment can reach a real account.
+    """
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url(port),
+        "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
+        "AWS_SESSION_TOKEN": "",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_PROFILE": "",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+    }
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """os.environ without any AWS_* variable, updated with ``extra``; empty values are dropped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(extra)
+    return {k: v for k, v in env.items() if v != ""}

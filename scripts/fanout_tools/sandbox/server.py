@@ -1,0 +1,85 @@
+"""Entry point of the sandbox's background process: moto's server with the sandbox's additions.
+
+    python -m fanout_tools.sandbox.server --port N --state-dir DIR [--workers W]
+
+Started (detached) by ``fanout sandbox up``; not meant to be run by hand, though it may be, in the
+foreground, to watch its log. Before serving it applies the sandbox's moto configuration, the
+compatibility layer (:mod:`fanout_tools.sandbox.compat`) and the real Lambda/Batch runners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+MOTO_CONFIG: dict[str, dict[str, bool]] = {
+    "stepfunctions": {"execute_state_machine": True},
+    # the stack attaches AWS managed policies (AWSBatchServiceRole, ...); moto knows them only when asked
+    "iam": {"load_aws_managed_policies": True},
+    "lambda": {"use_docker": False},
+    "batch": {"use_docker": False},
+}
+
+
+def configure(port: int, state_dir: Path, workers: int | None = None) -> None:
+    """Everything the sandbox changes in moto, in one call (also used by in-process tests)."""
+    from moto.core.config import default_user_config
+
+    from fanout_tools.sandbox import batch_runner, compat, lambda_runner
+
+    for service, settings in MOTO_CONFIG.items():
+        default_user_config[service] = dict(settings)  # type: ignore[literal-required]
+    compat.apply_all(port)
+    lambda_runner.install(port, _subdir(state_dir, "lambda"))
+    batch_runner.install(port, state_dir, workers)
+
+
+def _subdir(base: Path, name: str) -> Path:
+    path = base / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def serve(port: int) -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fanout-sandbox-server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="Batch jobs running at once (default 2x cores)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # werkzeug logs every request at INFO; keep the log to warnings and the runners' messages.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    def _stop(signum: int, frame: Any) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    configure(args.port, args.state_dir, args.workers)
+    print(f"sandbox: serving on 127.0.0.1:{args.port} (pid {os.getpid()})", flush=True)
+    serve(args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
