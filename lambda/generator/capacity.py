@@ -44,11 +44,6 @@ BATCH_ROW_FIXED_BYTES = len(
 # Room kept for the envelope around a payload ({"mode":..., "count":..., "items": [...]}, the Lambda
 # Payload wrapper) so an estimate never lands exactly on the limit.
 PAYLOAD_MARGIN_BYTES = 1024
-# Step Functions ItemReader reads at most this many items from one S3 file (input-output-itemreader page).
-# Not an AWS-limits-file value yet: kept here until terraform/aws_limits.json carries it.
-ITEM_READER_MAX_ITEMS = 100_000_000
-# ... and reads S3 files of at most 10 GB (same page; same caveat).
-ITEM_READER_MAX_FILE_BYTES = 10 * 1000**3
 # Per-item overhead of a SubmitJob request besides the item itself (job name, queue ARN, definition, index).
 SUBMIT_JOB_OVERHEAD_BYTES = 2048
 
@@ -147,25 +142,28 @@ def capacity(
         ]
     elif mode == "distributed":
         items, _ = distributed_batch_bounds(limits, per_batch, name_length)
+        reader_items = int(limits["item_reader_max_items"])
+        reader_bytes = int(limits["item_reader_max_file_bytes"])
         candidates = [
             (
-                ITEM_READER_MAX_ITEMS * items,
+                reader_items * items,
                 "item_reader_max_items",
-                f"{ITEM_READER_MAX_ITEMS:,} manifest rows of up to {items:,} items (a child's history and "
+                f"{reader_items:,} manifest rows of up to {items:,} items (a child's history and "
                 "output bound the batch)",
             ),
             (
-                ITEM_READER_MAX_FILE_BYTES // (item_bytes + 1),
+                reader_bytes // (item_bytes + 1),
                 "item_reader_max_file_bytes",
                 f"the manifest holds every item ({item_bytes} bytes each) in one file of at most 10 GB",
             ),
         ]
     elif mode == "distributed_array":
+        reader_items = int(limits["item_reader_max_items"])
         candidates = [
             (
-                ITEM_READER_MAX_ITEMS * per_batch,
+                reader_items * per_batch,
                 "item_reader_max_items",
-                f"{ITEM_READER_MAX_ITEMS:,} manifest rows of one array job of up to {per_batch:,} items",
+                f"{reader_items:,} manifest rows of one array job of up to {per_batch:,} items",
             )
         ]
     else:

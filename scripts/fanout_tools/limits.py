@@ -25,6 +25,8 @@ class AwsLimits:
     batch_attempt_timeout_min_seconds: int
     batch_name_pattern: str
     lambda_sync_response_bytes: int
+    item_reader_max_items: int
+    item_reader_max_file_bytes: int
 
 
 @cache
