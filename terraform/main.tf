@@ -56,7 +56,8 @@ locals {
     var.max_items == null ? {} : { FANOUT_MAX_ITEMS = tostring(var.max_items) },
   )
 
-  tags = merge(var.tags, { "fanout:stack" = var.name, "fanout:mode" = var.fanout_mode })
+  # Marks every resource of the stack (cost allocation, clean-up) without changing when the mode does.
+  tags = merge(var.tags, { "fanout:stack" = var.name })
 }
 
 module "network" {
