@@ -1,0 +1,79 @@
+"""Fixtures for the sandbox tests: undo every moto patch after each test, and an in-process moto."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+PATCHED: list[tuple[str, str, str]] = [
+    # (module, class or "", attribute) of everything compat/lambda_runner/batch_runner touch
+    ("moto.stepfunctions.responses", "StepFunctionResponse", "validate_state_machine_definition"),
+    ("moto.stepfunctions.responses", "StepFunctionResponse", "list_state_machine_versions"),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+        "StateTaskService",
+        "_normalise_parameters",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+        "StateTaskService",
+        "_normalise_response",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
+        "",
+        "CustomErrorName",
+    ),
+    ("moto.awslambda_simple.models", "LambdaSimpleBackend", "invoke"),
+    ("moto.batch_simple.models", "BatchSimpleBackend", "submit_job"),
+]
+_MISSING = object()
+
+
+@pytest.fixture
+def pristine_moto() -> Iterator[None]:
+    """moto exactly as installed during the test, restored afterwards (patches are process-wide)."""
+    import importlib
+
+    saved: list[tuple[Any, str, Any]] = []
+    for module_name, class_name, attribute in PATCHED:
+        owner: Any = importlib.import_module(module_name)
+        if class_name:
+            owner = getattr(owner, class_name)
+        saved.append((owner, attribute, owner.__dict__.get(attribute, _MISSING)))
+    port = os.environ.get("MOTO_PORT")
+    try:
+        yield
+    finally:
+        for owner, attribute, value in saved:
+            if value is _MISSING:
+                if attribute in owner.__dict__:
+                    delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, value)
+        if port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = port
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so boto3 inside mock_aws never looks for real ones."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def sandbox_config() -> dict[str, dict[str, bool]]:
+    """The moto configuration the sandbox server runs with."""
+    from fanout_tools.sandbox.server import MOTO_CONFIG
+
+    return {k: dict(v) for k, v in MOTO_CONFIG.items()}

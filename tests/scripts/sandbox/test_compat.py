@@ -1,0 +1,245 @@
+"""One test per moto gap the sandbox fills (fanout_tools.sandbox.compat).
+
+Each test first shows that moto as installed still has the gap, then that the workaround fills it.
+When a moto upgrade fixes or changes a gap, the "still has the gap" half fails: re-check the
+workaround (and drop it if moto now does the right thing).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from fanout_tools.sandbox import compat
+from moto import mock_aws
+
+pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
+
+VALID = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+
+
+def test_moto_is_the_version_the_workarounds_were_written_for() -> None:
+    import moto
+
+    assert moto.__version__ == compat.MOTO_VERSION
+
+
+# --- gap 1 ----------------------------------------------------------------------------------------
+
+
+def test_gap1_validate_state_machine_definition_is_missing_then_really_validates() -> None:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        with pytest.raises(NotImplementedError):
+            sfn.validate_state_machine_definition(definition=json.dumps(VALID))
+        compat.add_validate_state_machine_definition()
+        ok = sfn.validate_state_machine_definition(definition=json.dumps(VALID))
+        assert ok["result"] == "OK"
+        assert not [d for d in ok["diagnostics"] if d["severity"] == "ERROR"]
+        bad = sfn.validate_state_machine_definition(
+            definition=json.dumps({"StartAt": "Nowhere", "States": {"X": {"Type": "Bogus"}}})
+        )
+        assert bad["result"] == "FAIL"
+        assert any(
+            d["severity"] == "ERROR" and d["code"] == "SCHEMA_VALIDATION_FAILED" for d in bad["diagnostics"]
+        )
+        not_json = sfn.validate_state_machine_definition(definition="{nope")
+        assert not_json["result"] == "FAIL"
+        assert not_json["diagnostics"][0]["code"] == "INVALID_JSON_DESCRIPTION"
+
+
+def test_gap1_validation_reports_statelint_findings_as_warnings_only() -> None:
+    # StartAt names a state that does not exist: statelint flags it; moto's parser accepts the shape.
+    result = compat.validate_definition(
+        json.dumps({"StartAt": "Missing", "States": {"Done": {"Type": "Succeed"}}})
+    )
+    warnings = [d for d in result["diagnostics"] if d["severity"] == "WARNING"]
+    assert any("Missing" in d["message"] for d in warnings)
+
+
+def test_gap1_list_state_machine_versions_is_missing_then_answers_empty() -> None:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name="m", definition=json.dumps(VALID), roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
+        with pytest.raises(NotImplementedError):
+            sfn.list_state_machine_versions(stateMachineArn=arn)
+        compat.add_list_state_machine_versions()
+        assert sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"] == []
+
+
+# --- gaps 3 and 9 ---------------------------------------------------------------------------------
+
+
+def _batch_stack(role: str) -> str:
+    batch = boto3.client("batch")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )["jobQueueArn"]
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        containerProperties={"image": "x", "command": ["true"], "memory": 128, "vcpus": 1},
+    )
+    return str(queue)
+
+
+def _run(
+    sfn: Any, definition: dict[str, Any], role: str, name: str, payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"{name}-run", input=json.dumps(payload or {}))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish in 20 s")
+
+
+def test_gap3_and_gap9_submit_job_sync_needs_the_normalisation_hooks(sandbox_config: dict[str, Any]) -> None:
+    """Unfilled: SubmitJob gets 'JobName' (botocore wants jobName) and fails. Filled: PascalCase result."""
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        queue = _batch_stack(role)
+        sfn = boto3.client("stepfunctions")
+        definition = {
+            "StartAt": "Job",
+            "States": {
+                "Job": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::batch:submitJob.sync",
+                    "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
+                    "ResultSelector": {"JobId.$": "$.JobId", "Status.$": "$.Status"},
+                    "End": True,
+                }
+            },
+        }
+        before = _run(sfn, definition, role, "unfilled")
+        assert before["status"] == "FAILED"
+        compat.fill_normalisation_hooks()
+        after = _run(sfn, definition, role, "filled")
+        assert after["status"] == "SUCCEEDED", after
+        output = json.loads(after["output"])
+        assert output["Status"] == "SUCCEEDED"
+        assert output["JobId"]
+
+
+def test_gap9_response_names_are_pascal_case_and_map_keys_are_kept() -> None:
+    import botocore.session
+
+    shape = (
+        botocore.session.get_session().get_service_model("batch").operation_model("DescribeJobs").output_shape
+    )
+    response = {"jobs": [{"jobId": "1", "parameters": {"item": "x"}, "container": {"exitCode": 0}}]}
+    compat.to_sfn_members(response, shape)
+    assert response == {"Jobs": [{"JobId": "1", "Parameters": {"item": "x"}, "Container": {"ExitCode": 0}}]}
+
+
+def test_gap3_parameter_names_are_matched_case_insensitively_and_recursively() -> None:
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("batch").operation_model("SubmitJob").input_shape
+    params = {
+        "JobName": "j",
+        "ContainerOverrides": {"Environment": [{"Name": "A", "Value": "1"}]},
+        "Parameters": {"Item": {"not": "a string"}},
+    }
+    compat.to_api_members(params, shape)
+    assert params == {
+        "jobName": "j",
+        "containerOverrides": {"environment": [{"name": "A", "value": "1"}]},
+        "parameters": {"Item": '{"not":"a string"}'},
+    }
+
+
+# --- gap 4 ----------------------------------------------------------------------------------------
+
+
+def test_gap4_callbacks_go_to_port_5000_unless_moto_port_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    monkeypatch.delenv("MOTO_PORT", raising=False)
+    assert moto_server_port() == "5000"
+    assert boto_client_for("us-east-1", "batch").meta.endpoint_url == "http://localhost:5000"
+    compat.set_callback_port(43210)
+    assert boto_client_for("us-east-1", "batch").meta.endpoint_url == "http://localhost:43210"
+
+
+# --- gap 10 ---------------------------------------------------------------------------------------
+
+
+def test_gap10_states_errors_inside_an_inline_map_keep_their_name(
+    sandbox_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed Batch job in an inline Map: AWS reports States.TaskFailed, unpatched moto States.Runtime."""
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # moto's no-Docker Batch fails every job
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        queue = _batch_stack(role)
+        sfn = boto3.client("stepfunctions")
+        compat.fill_normalisation_hooks()
+        definition = {
+            "StartAt": "Map",
+            "States": {
+                "Map": {
+                    "Type": "Map",
+                    "ItemsPath": "$$.Execution.Input.items",
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "INLINE"},
+                        "StartAt": "Job",
+                        "States": {
+                            "Job": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::batch:submitJob.sync",
+                                "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
+                                "End": True,
+                            }
+                        },
+                    },
+                    "End": True,
+                }
+            },
+        }
+        before = _run(sfn, definition, role, "unpatched", {"items": [1]})
+        assert before["status"] == "FAILED"
+        assert (
+            before["error"] == "States.Runtime"
+        )  # "Custom Error Names MUST NOT begin with the prefix 'States.'"
+        compat.keep_states_errors_in_map_iterations()
+        after = _run(sfn, definition, role, "patched", {"items": [1]})
+        assert after["status"] == "FAILED"
+        assert after["error"] == "States.TaskFailed"
+
+
+def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    compat.apply_all(40404)
+    assert hasattr(StepFunctionResponse, "validate_state_machine_definition")
+    assert hasattr(StepFunctionResponse, "list_state_machine_versions")
+    import os
+
+    assert os.environ["MOTO_PORT"] == "40404"
+    # sanity: the patched server still reports real API errors
+    with pytest.raises(ClientError), mock_aws():
+        boto3.client("stepfunctions").describe_state_machine(
+            stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:none"
+        )

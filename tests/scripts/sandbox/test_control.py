@@ -1,0 +1,92 @@
+"""`fanout sandbox up|down|status`: a real background server in a private runtime folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fanout_tools.cli import main
+from fanout_tools.errors import SandboxError
+from fanout_tools.sandbox import control, layout
+
+pytestmark = pytest.mark.xdist_group("sandbox")
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("FANOUT_SANDBOX_PORT", raising=False)
+    yield tmp_path
+    control.down()
+
+
+def test_up_status_down(runtime: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "up"]) == 0
+    info = control.current()
+    assert info is not None
+    assert layout.pid_file().read_text().strip() == str(info.pid)
+    # the server answers AWS APIs on loopback and runs with the sandbox configuration
+    with urllib.request.urlopen(f"{info.endpoint}/moto-api/config", timeout=5) as resp:
+        assert json.loads(resp.read())["lambda"] == {"use_docker": False}
+    assert main(["sandbox", "up"]) == 0  # a second `up` reuses the running server
+    assert control.current() == info
+    assert main(["sandbox", "status"]) == 0
+    assert f"127.0.0.1:{info.port}" in capsys.readouterr().out
+    assert main(["sandbox", "down"]) == 0
+    assert control.current() is None
+    assert not layout.pid_file().exists()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{info.endpoint}/moto-api/config", timeout=2)
+
+
+def test_status_and_down_when_not_running(runtime: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "status"]) == 2
+    err = capsys.readouterr().err
+    assert "the sandbox is not running" in err and "make sandbox-up" in err
+    assert main(["sandbox", "down"]) == 0
+    assert "was not running" in capsys.readouterr().out
+
+
+def test_port_in_use_is_a_one_line_error(runtime: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sandbox", "up", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert control.current() is None
+
+
+def test_stale_pid_file_is_recovered(runtime: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    layout.pid_file().write_text(dead.stdout)
+    layout.port_file().write_text("1\n")
+    assert main(["sandbox", "up"]) == 0
+    out = capsys.readouterr().out
+    assert "stale pid file" in out
+    info = control.current()
+    assert info is not None and info.port != 1
+
+
+def test_a_pid_file_naming_another_program_is_not_trusted(runtime: Path) -> None:
+    layout.pid_file().write_text(f"{os.getpid()}\n")  # this pytest process: alive, but not a sandbox
+    layout.port_file().write_text("1\n")
+    assert control.current() is None
+    assert not layout.pid_file().exists()
+
+
+def test_server_that_dies_at_start_reports_its_log(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "SERVER_MODULE", "fanout_tools.sandbox.no_such_module")
+    with pytest.raises(SandboxError, match="exited at start"):
+        control.up()
+    assert not layout.pid_file().exists()

@@ -1,0 +1,285 @@
+"""Real code runs in the sandbox: Lambda handlers from the deployed zip, Batch commands on the host.
+
+Each feature is checked against moto as installed first (which does not run code), so a moto
+change in that area shows up here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from fanout_tools.sandbox import batch_runner, lambda_runner
+from moto import mock_aws
+
+pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
+
+HANDLER = """
+import os
+
+class InvalidInputError(Exception):
+    pass
+
+def handler(event, context):
+    if event.get("bad"):
+        raise InvalidInputError("count must be a number, got " + repr(event["bad"]))
+    print("log line from the handler")
+    return {"echo": event, "mode": os.environ["FANOUT_MODE"], "endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "name": context.function_name}
+"""
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("handler.py", source)
+    return buf.getvalue()
+
+
+def _fn(tmp_path: Path, source: str = HANDLER, timeout: int = 30) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name="gen",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:gen",
+        code_bytes=_zip(source),
+        code_sha_256=str(abs(hash(source))),
+        handler="handler.handler",
+        environment_vars={"FANOUT_MODE": "inline"},
+        region="us-east-1",
+        memory_size=128,
+        logs_group_name="/aws/lambda/gen",
+        timeout=timeout,
+    )
+
+
+# --- Lambda ---------------------------------------------------------------------------------------
+
+
+def test_lambda_runs_the_real_handler_with_its_environment(tmp_path: Path) -> None:
+    payload, errored = lambda_runner.invoke_function(_fn(tmp_path), json.dumps({"count": 3}), 5555, tmp_path)
+    assert not errored
+    result = json.loads(payload)
+    assert result == {
+        "echo": {"count": 3},
+        "mode": "inline",
+        "endpoint": "http://127.0.0.1:5555",
+        "name": "gen",
+    }
+    assert "log line from the handler" in (tmp_path / "gen.log").read_text()
+
+
+def test_lambda_exception_comes_back_as_aws_lambda_reports_it(tmp_path: Path) -> None:
+    payload, errored = lambda_runner.invoke_function(_fn(tmp_path), json.dumps({"bad": "x"}), 5555, tmp_path)
+    assert errored
+    error = json.loads(payload)
+    assert error["errorType"] == "InvalidInputError"
+    assert error["errorMessage"] == "count must be a number, got 'x'"
+    assert all("lambda_bootstrap" not in frame for frame in error["stackTrace"])
+
+
+def test_lambda_timeout_is_enforced(tmp_path: Path) -> None:
+    slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
+    started = time.monotonic()
+    payload, errored = lambda_runner.invoke_function(_fn(tmp_path, slow, timeout=1), "{}", 5555, tmp_path)
+    assert errored and time.monotonic() - started < 10
+    assert "timed out" in json.loads(payload)["errorMessage"]
+
+
+def test_lambda_invoke_through_moto_runs_code_only_when_installed(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("lambda")
+        client.create_function(
+            FunctionName="gen",
+            Runtime="python3.11",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": _zip(HANDLER)},
+            Environment={"Variables": {"FANOUT_MODE": "inline"}},
+        )
+        canned = client.invoke(FunctionName="gen", Payload=json.dumps({"bad": "x"}))
+        assert "FunctionError" not in canned  # moto as installed: no code runs, no error
+        lambda_runner.install(5555, tmp_path)
+        failed = client.invoke(FunctionName="gen", Payload=json.dumps({"bad": "x"}))
+        assert failed["FunctionError"] == "Unhandled"
+        assert json.loads(failed["Payload"].read())["errorType"] == "InvalidInputError"
+        ok = client.invoke(FunctionName="gen", Payload=json.dumps({"count": 1}))
+        assert json.loads(ok["Payload"].read())["echo"] == {"count": 1}
+
+
+# --- Batch: pure rules ----------------------------------------------------------------------------
+
+
+def test_ref_substitution_replaces_whole_arguments_only() -> None:
+    command = ["echo", "Ref::item", "prefix-Ref::item", "Ref::missing"]
+    assert batch_runner.substitute(command, {"item": '{"a":1}'}) == [
+        "echo",
+        '{"a":1}',
+        "prefix-Ref::item",
+        "Ref::missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "exit_code", "status_reason", "expected"),
+    [
+        ([], 1, "Essential container in task exited", "RETRY"),  # no rule matches: Batch retries
+        ([{"onExitCode": "3", "action": "retry"}, {"onExitCode": "*", "action": "exit"}], 3, "", "RETRY"),
+        ([{"onExitCode": "3", "action": "retry"}, {"onExitCode": "*", "action": "exit"}], 4, "", "EXIT"),
+        ([{"onExitCode": "1*", "action": "RETRY"}, {"onExitCode": "*", "action": "EXIT"}], 137, "", "RETRY"),
+        (
+            [{"onStatusReason": "Host EC2*", "action": "retry"}, {"onExitCode": "*", "action": "exit"}],
+            1,
+            "x",
+            "EXIT",
+        ),
+        (
+            [{"onStatusReason": "Host EC2*", "action": "retry"}],
+            None,
+            "Host EC2 (instance i-1) terminated.",
+            "RETRY",
+        ),
+        ([{"onExitCode": "*", "onStatusReason": "Job attempt*", "action": "exit"}], 137, "other", "RETRY"),
+    ],
+)
+def test_retry_strategy_first_matching_rule_wins(
+    rules: list[dict[str, str]], exit_code: int | None, status_reason: str, expected: str
+) -> None:
+    assert batch_runner.retry_action(rules, exit_code, status_reason, "") == expected
+
+
+# --- Batch: through moto --------------------------------------------------------------------------
+
+
+def _batch(role: str, command: list[str], **job_def: Any) -> tuple[Any, str]:
+    batch = boto3.client("batch")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        containerProperties={
+            "image": "x",
+            "command": command,
+            "memory": 128,
+            "vcpus": 1,
+            "environment": [{"name": "FROM_DEFINITION", "value": "yes"}],
+        },
+        **job_def,
+    )
+    return batch, "queue"
+
+
+def _wait(batch: Any, job_id: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+SCRIPT = (
+    'echo "item=$1 attempt=$AWS_BATCH_JOB_ATTEMPT index=${AWS_BATCH_JOB_ARRAY_INDEX:-none}'
+    ' def=$FROM_DEFINITION"; exit "$2"'
+)
+
+
+def test_batch_job_runs_its_command_with_parameters_and_environment(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch, queue = _batch(
+            role, ["sh", "-c", SCRIPT, "sh", "Ref::item", "Ref::code"], parameters={"code": "0"}
+        )
+        canned = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="jd", parameters={"code": "9"})
+        assert _wait(batch, canned["jobId"])["status"] == "SUCCEEDED"  # as installed: exit code 9 never ran
+        batch_runner.install(5555, tmp_path, workers=2)
+        job = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="jd", parameters={"item": "apple"})
+        done = _wait(batch, job["jobId"])
+        assert done["status"] == "SUCCEEDED"
+        assert done["container"]["exitCode"] == 0
+        log = (tmp_path / "jobs" / f"{job['jobId']}.log").read_text()
+        assert "item=apple attempt=1 index=none def=yes" in log
+
+
+def test_batch_exit_code_fails_the_job_after_the_retry_strategy(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch, queue = _batch(
+            role,
+            ["sh", "-c", SCRIPT, "sh", "Ref::item", "Ref::code"],
+            retryStrategy={
+                "attempts": 3,
+                "evaluateOnExit": [
+                    {"onExitCode": "3", "action": "RETRY"},
+                    {"onExitCode": "*", "action": "EXIT"},
+                ],
+            },
+        )
+        batch_runner.install(5555, tmp_path, workers=2)
+        retried = batch.submit_job(
+            jobName="r", jobQueue=queue, jobDefinition="jd", parameters={"item": "x", "code": "3"}
+        )
+        exited = batch.submit_job(
+            jobName="e", jobQueue=queue, jobDefinition="jd", parameters={"item": "y", "code": "4"}
+        )
+        first = _wait(batch, retried["jobId"])
+        assert first["status"] == "FAILED"
+        assert [a["container"]["exitCode"] for a in first["attempts"]] == [3, 3, 3]
+        second = _wait(batch, exited["jobId"])
+        assert second["status"] == "FAILED"
+        assert len(second["attempts"]) == 1  # exit code 4 matches the EXIT rule: no retry
+        assert second["container"]["exitCode"] == 4
+
+
+def test_batch_array_children_get_their_index(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch, queue = _batch(role, ["sh", "-c", SCRIPT, "sh", "Ref::item", "0"])
+        batch_runner.install(5555, tmp_path, workers=2)
+        job = batch.submit_job(
+            jobName="a",
+            jobQueue=queue,
+            jobDefinition="jd",
+            arrayProperties={"size": 3},
+            parameters={"item": "z"},
+        )
+        parent = _wait(batch, job["jobId"])
+        assert parent["status"] == "SUCCEEDED"
+        assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
+        for index in range(3):
+            log = (tmp_path / "jobs" / f"{job['jobId']}:{index}.log").read_text()
+            assert f"index={index}" in log
+
+
+def test_batch_attempt_timeout_kills_the_process(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch, queue = _batch(role, ["sleep", "30"])
+        batch_runner.install(5555, tmp_path, workers=2)
+        started = time.monotonic()
+        job = batch.submit_job(
+            jobName="t", jobQueue=queue, jobDefinition="jd", timeout={"attemptDurationSeconds": 1}
+        )
+        done = _wait(batch, job["jobId"])
+        assert done["status"] == "FAILED"
+        assert done["statusReason"] == batch_runner.TIMEOUT_REASON
+        assert time.monotonic() - started < 10
