@@ -13,9 +13,10 @@ FANOUT_BUCKET (S3 modes), FANOUT_ITEMS_PER_BATCH, FANOUT_MAX_ITEMS (optional ext
 FANOUT_LIMITS (JSON of terraform/aws_limits.json), FANOUT_RUNS_PREFIX (default ``runs/``).
 
 Returns, by mode: inline ``{"mode","count","items"}``; array ``{"mode","count","batches":[{"batch",
-"items_uri","size"}]}``; distributed* ``{"mode","count","batch_count","manifest":{"bucket","key"},
-"results_prefix"}``. Bad input raises :class:`InvalidInputError` / :class:`TooManyItemsError`; Step
-Functions reports the class name as the error and the message as the cause.
+"items_uri","size"}]}``; distributed* ``{"mode","count","batch_count","manifest":{"bucket","key"}}``
+(the Distributed Map's ResultWriter writes under ``<runs_prefix>results/<map run id>/``).
+Bad input raises :class:`InvalidInputError` / :class:`TooManyItemsError`; Step Functions reports
+the class name as the error and the message as the cause.
 
 S3 objects (under ``<runs_prefix><execution name>/``): ``items/batch-000000.jsonl`` (array modes: one
 item per line, line i = array index i) and ``manifest.json`` (distributed modes: a JSON array of batch
@@ -257,7 +258,7 @@ def distributed_result(request: Request, settings: Settings, s3: Any, run_prefix
             out.write(row.encode())
             count = k + 1
         out.write(b"]")
-    return _manifest_result(settings, request.count, count, key, run_prefix)
+    return _manifest_result(settings, request.count, count, key)
 
 
 def distributed_array_result(
@@ -272,18 +273,15 @@ def distributed_array_result(
             out.write((b"," if k else b"") + _DUMPS(row).encode())
             count = k + 1
         out.write(b"]")
-    return _manifest_result(settings, request.count, count, key, run_prefix)
+    return _manifest_result(settings, request.count, count, key)
 
 
-def _manifest_result(
-    settings: Settings, count: int, batches: int, key: str, run_prefix: str
-) -> dict[str, Any]:
+def _manifest_result(settings: Settings, count: int, batches: int, key: str) -> dict[str, Any]:
     return {
         "mode": settings.mode,
         "count": count,
         "batch_count": batches,
         "manifest": {"bucket": settings.bucket, "key": key},
-        "results_prefix": f"{run_prefix}results",
     }
 
 

@@ -15,14 +15,28 @@ from fanout_tools.errors import FanoutError
 # verb -> (module, one-line help). Modules are imported only when their verb runs,
 # so a slow import (checkov, moto) never slows the other verbs.
 VERBS: dict[str, tuple[str, str]] = {
+    "validate": (
+        "fanout_tools.validate",
+        "terraform init -backend=false + validate for the root and every module (offline)",
+    ),
     "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
-    "sandbox": ("fanout_tools.sandbox.cli", "start, stop or inspect the local sandbox account (up|down|status)"),
+    "sandbox": (
+        "fanout_tools.sandbox.cli",
+        "start, stop or inspect the local sandbox account (up|down|status)",
+    ),
     "plan": ("fanout_tools.plan", "terraform plan against TARGET (sandbox by default)"),
-    "apply": ("fanout_tools.apply", "deploy the stack to TARGET (sandbox by default: starts the local account)"),
+    "apply": (
+        "fanout_tools.apply",
+        "deploy the stack to TARGET (sandbox by default: starts the local account)",
+    ),
     "destroy": ("fanout_tools.destroy", "remove everything from TARGET (and stop the sandbox)"),
-    "run": ("fanout_tools.run", "start an execution (--items N | --input FILE) with live progress and a summary"),
+    "run": (
+        "fanout_tools.run",
+        "start an execution (--items N | --input FILE) with live progress and a summary",
+    ),
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
+    "bench": ("fanout_tools.bench", "benchmark every fan-out mode beside the AWS sample design"),
 }
 
 

@@ -149,7 +149,6 @@ def test_distributed_mode_writes_manifest_of_batches(generator_env, s3_bucket):
         "count": 10,
         "batch_count": 3,
         "manifest": {"bucket": BUCKET, "key": "runs/run-d/manifest.json"},
-        "results_prefix": "runs/run-d/results",
     }
     manifest = json.loads(read_object(s3_bucket, "runs/run-d/manifest.json"))
     assert [(row["batch"], row["first_index"], len(row["items"])) for row in manifest] == [

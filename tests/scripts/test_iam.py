@@ -49,7 +49,7 @@ DISTRIBUTED = {
     "ReadItemManifest": (["s3:GetObject"], [f"{P}:s3:::${{bucket_name}}/${{runs_prefix}}*"]),
     "WriteMapResults": (
         ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-        [f"{P}:s3:::${{bucket_name}}/${{runs_prefix}}*"],
+        [f"{P}:s3:::${{bucket_name}}/${{runs_prefix}}results*"],
     ),
     "StartMapRunChildren": (
         ["states:StartExecution"],

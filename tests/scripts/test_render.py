@@ -134,7 +134,7 @@ def test_every_mode_has_the_promised_structure(mode):
         assert fan_out["ItemReader"]["Parameters"] == {"Bucket": "bucket-sentinel", "Key.$": "$.manifest.key"}
         assert fan_out["ResultWriter"]["Parameters"] == {
             "Bucket": "bucket-sentinel",
-            "Prefix.$": "$.results_prefix",
+            "Prefix": "runs/results",
         }
         assert fan_out["Label"] == "FanOut"
 

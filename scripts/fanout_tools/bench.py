@@ -1,0 +1,587 @@
+"""``fanout bench``: every fan-out mode beside the AWS sample's design, measured in the same run.
+
+What is measured, and how (the README's "Benchmark" section shows a saved table):
+
+* **Executions** run in the local sandbox account with the real rendered definitions, the real
+  generator zip and real Batch jobs (a cheap job command, so the figures are the orchestration's).
+  Parent history events and billed state transitions (``*StateEntered`` events: AWS bills one
+  transition per state entered) come from ``GetExecutionHistory``. Batch ``SubmitJob`` calls are the
+  jobs the queue received (array children are not submissions). Distributed Map children run inside
+  the emulator without their own history, so their events and transitions are *modelled* from the
+  rendered ASL structure (``lambda/generator/capacity.py``) and marked ``~``.
+* **Generator** time and peak memory: the real handler in a fresh process writing to the sandbox's S3,
+  peak RSS of that whole process (interpreter and boto3 included).
+* **Capacity**: the largest item count each design handles under AWS limits, and the limit that binds.
+* Sizes the sandbox cannot run in a reasonable time (or that exceed a design's capacity) are shown as
+  projections from the measured per-item/per-batch figures, marked ``~``, or as refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fanout_tools.errors import ConfigError, FanoutError
+from fanout_tools.paths import build_dir, lambda_dir, repo_root, terraform_dir
+
+log = logging.getLogger(__name__)
+
+SAMPLE = "sample"
+MODES = ("inline", "array", "distributed", "distributed_array")
+DEFAULT_SIZES = (100, 1_000, 10_000, 1_000_000)
+# Largest execution each design runs locally by default: beyond it the emulator's per-job cost
+# (one host process and one .sync poller per job) makes a run take minutes; figures are projected.
+LOCAL_RUN_CEILING = {
+    SAMPLE: 100,
+    "inline": 1_000,
+    "array": 10_000,
+    "distributed": 1_000,
+    "distributed_array": 10_000,
+}
+ITEMS_PER_BATCH = 1_000
+ARRAY_ITEMS_PER_BATCH = 10_000
+EXECUTION_TIMEOUT_SECONDS = 900
+
+
+def capacity_module() -> ModuleType:
+    """``lambda/generator/capacity.py``: the one place the per-mode formulas live."""
+    path = lambda_dir() / "generator" / "capacity.py"
+    spec = importlib.util.spec_from_file_location("fanout_capacity", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - file is in the repo
+        raise FanoutError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fanout_capacity", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def limits_json() -> dict[str, Any]:
+    return json.loads((terraform_dir() / "aws_limits.json").read_text())
+
+
+def sample_definition(function_arn: str, job_queue_arn: str, job_definition: str) -> dict[str, Any]:
+    """The AWS sample's design (sfn-batch-facts.md §0), pointed at this stack's resources.
+
+    Unchanged: legacy Iterator and Map Parameters, no MaxConcurrency, no Retry, no ResultSelector, every job
+    identical. One adaptation: our generator returns ``{"items": [...]}``, so OutputPath takes
+    ``$.Payload.items`` where the sample's generator returned a bare array (``$.Payload``).
+    """
+    return {
+        "Comment": "AWS sample design: fan out batch jobs",
+        "StartAt": "Generate batch job input",
+        "TimeoutSeconds": 3600,
+        "States": {
+            "Generate batch job input": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "OutputPath": "$.Payload.items",
+                "Parameters": {"FunctionName": function_arn, "Payload": {"input.$": "$"}},
+                "Next": "Fan out batch jobs",
+            },
+            "Fan out batch jobs": {
+                "Type": "Map",
+                "End": True,
+                "ItemsPath": "$",
+                "Parameters": {"BatchNumber.$": "$$.Map.Item.Value"},
+                "Iterator": {
+                    "StartAt": "Submit Batch Job",
+                    "States": {
+                        "Submit Batch Job": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::batch:submitJob.sync",
+                            "Parameters": {
+                                "JobName": "BatchJobFanOut",
+                                "JobQueue": job_queue_arn,
+                                "JobDefinition": job_definition,
+                            },
+                            "End": True,
+                        }
+                    },
+                },
+            },
+        },
+    }
+
+
+@dataclass
+class Row:
+    design: str
+    items: int
+    status: str = ""
+    events_per_item: str = ""
+    transitions_per_item: str = ""
+    submit_jobs_per_item: str = ""
+    generator_seconds: str = ""
+    generator_peak_mib: str = ""
+    wall_seconds: str = ""
+    note: str = ""
+
+
+@dataclass
+class Stack:
+    """Resources of one bench run in the sandbox."""
+
+    clients: dict[str, Any]
+    endpoint: str
+    region: str
+    bucket: str
+    role_arn: str
+    job_queue_arn: str
+    job_definition: str
+    state_machines: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
+
+
+def _fmt(value: float, projected: bool = False) -> str:
+    text = f"{value:.4f}" if value < 0.1 else f"{value:.2f}"
+    return f"~{text}" if projected else text
+
+
+def _clients(endpoint: str, region: str) -> dict[str, Any]:
+    import boto3
+
+    from fanout_tools.sandbox.layout import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY, region_name=region
+    )
+    return {
+        name: session.client(name, endpoint_url=endpoint)
+        for name in ("iam", "ec2", "batch", "lambda", "s3", "stepfunctions")
+    }
+
+
+def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) -> Stack:
+    """Create the bench's resources in the sandbox (unique names, so runs never collide)."""
+    from fanout_tools import render
+
+    suffix = uuid.uuid4().hex[:8]
+    c = _clients(endpoint, region)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Service": ["states.amazonaws.com", "lambda.amazonaws.com", "batch.amazonaws.com"]
+                },
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = c["iam"].create_role(RoleName=f"bench-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    vpc = c["ec2"].create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet = c["ec2"].create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    group = c["ec2"].create_security_group(GroupName=f"bench-{suffix}", Description="bench", VpcId=vpc)[
+        "GroupId"
+    ]
+    env_name = f"bench-{suffix}"
+    c["batch"].create_compute_environment(
+        computeEnvironmentName=env_name,
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=role_arn,
+        computeResources={
+            "type": "FARGATE",
+            "maxvCpus": 16,
+            "subnets": [subnet],
+            "securityGroupIds": [group],
+        },
+    )
+    queue_arn = c["batch"].create_job_queue(
+        jobQueueName=env_name,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_name}],
+    )["jobQueueArn"]
+    # `true` ignores its arguments: the figures are the orchestration's, not a workload's.
+    c["batch"].register_job_definition(
+        jobDefinitionName=env_name,
+        type="container",
+        parameters={"item": "{}", "items_uri": ""},
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": "public.ecr.aws/amazonlinux/amazonlinux:2023-minimal",
+            "command": ["true", "Ref::item"],
+            "executionRoleArn": role_arn,
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )
+    bucket = f"bench-{suffix}"
+    c["s3"].create_bucket(Bucket=bucket)
+    stack = Stack(c, endpoint, region, bucket, role_arn, queue_arn, env_name)
+    account = queue_arn.split(":")[4]
+    for design in modes:
+        mode = "inline" if design == SAMPLE else design
+        fn_name = f"bench-{design.replace('_', '-')}-{suffix}"
+        per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+        fn_arn = c["lambda"].create_function(
+            FunctionName=fn_name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="handler.handler",
+            Code={"ZipFile": zip_bytes},
+            Timeout=900,
+            MemorySize=1024,
+            Environment={
+                "Variables": {
+                    "FANOUT_MODE": mode,
+                    "FANOUT_RUNS_PREFIX": "runs/",
+                    "FANOUT_ITEMS_PER_BATCH": str(per_batch),
+                    "FANOUT_LIMITS": json.dumps(limits_json()),
+                    **({"FANOUT_BUCKET": bucket} if mode != "inline" else {}),
+                }
+            },
+        )["FunctionArn"]
+        stack.functions[design] = fn_arn
+        sm_name = f"bench-{design.replace('_', '-')}-{suffix}"
+        if design == SAMPLE:
+            definition = json.dumps(sample_definition(fn_arn, queue_arn, env_name))
+        else:
+            definition = render.render_concrete(
+                mode,
+                {
+                    "partition": "aws",
+                    "region": region,
+                    "account_id": account,
+                    "state_machine_name": sm_name,
+                    "generator_function_name": fn_name,
+                    "generator_function_arn": fn_arn,
+                    "job_queue_name": env_name,
+                    "job_queue_arn": queue_arn,
+                    "job_definition_name": env_name,
+                    "bucket_name": bucket if mode != "inline" else "",
+                    "runs_prefix": "runs/",
+                    "max_concurrency": 40 if mode in ("inline", "array") else 100,
+                    "items_per_batch": per_batch,
+                    "execution_timeout_seconds": EXECUTION_TIMEOUT_SECONDS,
+                },
+            )
+        stack.state_machines[design] = c["stepfunctions"].create_state_machine(
+            name=sm_name, definition=definition, roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
+    return stack
+
+
+def submitted_jobs(stack: Stack) -> int:
+    """Jobs the queue has received (SubmitJob calls; array children are listed only under their parent)."""
+    batch = stack.clients["batch"]
+    total = 0
+    for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "jobQueue": stack.job_queue_arn,
+                "jobStatus": status,
+                "maxResults": 1000,
+            }
+            if token:
+                kwargs["nextToken"] = token
+            page = batch.list_jobs(**kwargs)
+            # The emulator lists array children (``<parent id>:<index>``) too; AWS lists them only
+            # under their parent. Neither is a SubmitJob call.
+            total += sum(1 for job in page["jobSummaryList"] if ":" not in job["jobId"])
+            token = page.get("nextToken")
+            if not token:
+                break
+    return total
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def run_execution(stack: Stack, design: str, count: int) -> dict[str, Any]:
+    sfn = stack.clients["stepfunctions"]
+    before = submitted_jobs(stack)
+    started = time.perf_counter()
+    arn = sfn.start_execution(
+        stateMachineArn=stack.state_machines[design],
+        name=f"{design.replace('_', '-')}-{count}-{uuid.uuid4().hex[:6]}",
+        input=json.dumps({"count": count}),
+    )["executionArn"]
+    while True:
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            break
+        if time.perf_counter() - started > EXECUTION_TIMEOUT_SECONDS:
+            sfn.stop_execution(executionArn=arn, error="BenchTimeout")
+            status = "TIMED_OUT"
+            break
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    events = history(sfn, arn)
+    # The sandbox finishes a job's bookkeeping just after the execution sees it; let it settle.
+    time.sleep(0.5)
+    return {
+        "status": status,
+        "wall": wall,
+        "events": len(events),
+        "transitions": sum(1 for e in events if e["type"].endswith("StateEntered")),
+        "submits": submitted_jobs(stack) - before,
+    }
+
+
+def measure_generator(stack: Stack | None, mode: str, count: int, zip_dir: Path) -> dict[str, float]:
+    """Run the real handler in a fresh process; returns seconds and peak RSS (MiB) of that process."""
+    from fanout_tools.sandbox.layout import clean_env, sandbox_credentials_env
+
+    per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+    env = {
+        "FANOUT_MODE": mode,
+        "FANOUT_RUNS_PREFIX": "runs/",
+        "FANOUT_ITEMS_PER_BATCH": str(per_batch),
+        "FANOUT_LIMITS": json.dumps(limits_json()),
+    }
+    if stack is not None:
+        env.update(sandbox_credentials_env(int(stack.endpoint.rsplit(":", 1)[1]), stack.region))
+        env["FANOUT_BUCKET"] = stack.bucket
+    event = {"input": {"count": count}, "execution_name": f"bench-gen-{mode}-{count}"}
+    code = (
+        "import json, resource, sys, time\n"
+        f"sys.path.insert(0, {str(zip_dir)!r})\n"
+        "import handler\n"
+        "t = time.perf_counter()\n"
+        f"out = handler.handler({event!r})\n"
+        "seconds = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'seconds': seconds, 'peak_mib': peak, 'count': out['count']}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise FanoutError(
+            f"generator benchmark ({mode}, {count:,} items) failed:\n{proc.stderr.strip()[-2000:]}"
+        )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result["count"] != count:
+        raise FanoutError(f"generator returned {result['count']} items for {count}")
+    return result
+
+
+def transitions_model(cap: ModuleType, mode: str, count: int, per_batch: int) -> dict[str, int]:
+    """Billed transitions (states entered) of one successful execution, from the rendered structure."""
+    batches = -(-count // per_batch) if count else 0
+    parent_fixed = 2  # GenerateItems + the Map state
+    if mode in ("inline", SAMPLE):
+        return {"parent": parent_fixed + count, "children": 0}
+    if mode == "array":
+        return {"parent": parent_fixed + 2 * batches, "children": 0}  # Choice + Task per batch
+    if mode == "distributed":
+        return {"parent": parent_fixed, "children": batches + count}  # child Map + Task per item
+    return {"parent": parent_fixed, "children": 2 * batches}  # Choice + Task per child
+
+
+def bench(
+    sizes: list[int],
+    designs: list[str],
+    out: Path,
+    run_executions: bool = True,
+    run_ceiling: int | None = None,
+) -> list[Row]:
+    from fanout_tools import package
+    from fanout_tools.sandbox import control
+
+    cap = capacity_module()
+    limits = limits_json()
+    build = package.build(lambda_dir() / "generator", build_dir() / "generator.zip")
+    zip_dir = Path(build.path).parent / "bench-generator-src"
+    _extract(Path(build.path), zip_dir)
+
+    info, _notes = control.up()
+    region = "us-east-1"
+    stack = build_stack(info.endpoint, region, Path(build.path).read_bytes(), designs)
+
+    rows: list[Row] = []
+    per_item_measured: dict[str, dict[str, float]] = {}
+    for design in designs:
+        mode = "inline" if design == SAMPLE else design
+        per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+        ceiling = LOCAL_RUN_CEILING[design] if run_ceiling is None else run_ceiling
+        capacity = cap.capacity(mode, limits, items_per_batch=per_batch, item_bytes=len('{"index":999999}'))
+        if design == SAMPLE:
+            # The sample keeps full .sync results (a few KB each) and has no ResultSelector.
+            capacity = cap.Capacity(
+                SAMPLE,
+                min((limits["sfn_history_events"] - cap.PARENT_FIXED_EVENTS) // cap.ITEM_TASK_EVENTS, 3_100),
+                "sfn_history_events",
+                "8 events per item; untrimmed job results (~2-4 KB each) fill 256 KiB after ~60-120 items",
+            )
+        for count in sizes:
+            row = Row(design, count)
+            if count > capacity.max_items and design != SAMPLE:
+                row.status = "refused"
+                row.note = f"over {capacity.binding_limit} (max {capacity.max_items:,}); fits: " + ", ".join(
+                    cap.modes_that_fit(count, limits, items_per_batch=per_batch)
+                )
+                rows.append(row)
+                continue
+            gen = None
+            if design != SAMPLE and (mode != "inline" or count <= capacity.max_items):
+                gen = measure_generator(stack if mode != "inline" else None, mode, count, zip_dir)
+                row.generator_seconds = _fmt(gen["seconds"])
+                row.generator_peak_mib = f"{gen['peak_mib']:.0f}"
+            if run_executions and count <= ceiling:
+                result = run_execution(stack, design, count)
+                row.status = result["status"]
+                row.wall_seconds = _fmt(result["wall"])
+                children = 0
+                child_transitions = 0
+                if mode in ("distributed", "distributed_array"):
+                    children = cap.history_events(mode, count, per_batch)["children"]
+                    child_transitions = transitions_model(cap, mode, count, per_batch)["children"]
+                modelled = mode in ("distributed", "distributed_array")
+                row.events_per_item = _fmt((result["events"] + children) / count, modelled)
+                row.transitions_per_item = _fmt((result["transitions"] + child_transitions) / count, modelled)
+                row.submit_jobs_per_item = _fmt(result["submits"] / count)
+                per_item_measured[design] = {"events": result["events"], "count": count}
+                if design == SAMPLE and count > capacity.max_items:
+                    row.note = f"fails in AWS: {capacity.detail}"
+            else:
+                events = cap.history_events(mode, count, per_batch)
+                moves = transitions_model(cap, mode, count, per_batch)
+                batches = -(-count // per_batch)
+                submits = count if mode in ("inline", "distributed") else batches
+                row.status = "projected" if count <= capacity.max_items else "fails in AWS"
+                row.events_per_item = _fmt((events["parent"] + events["children"]) / count, True)
+                row.transitions_per_item = _fmt((moves["parent"] + moves["children"]) / count, True)
+                row.submit_jobs_per_item = _fmt(submits / count, True)
+                if design == SAMPLE and count > capacity.max_items:
+                    row.note = f"{capacity.binding_limit}: {capacity.detail}"
+            rows.append(row)
+            log.info("bench %s %s: %s", design, count, row)
+    capacities = {
+        d: (
+            cap.capacity(
+                "inline" if d == SAMPLE else d,
+                limits,
+                items_per_batch=ARRAY_ITEMS_PER_BATCH if "array" in d else ITEMS_PER_BATCH,
+                item_bytes=len('{"index":999999}'),
+            )
+        )
+        for d in designs
+    }
+    write_report(rows, capacities, out)
+    return rows
+
+
+def _extract(zip_path: Path, dest: Path) -> None:
+    import shutil
+    import zipfile
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(dest)
+
+
+COLUMNS = (
+    ("design", "design"),
+    ("items", "items"),
+    ("status", "status"),
+    ("events_per_item", "history events/item"),
+    ("transitions_per_item", "billed transitions/item"),
+    ("submit_jobs_per_item", "SubmitJob calls/item"),
+    ("generator_seconds", "generator s"),
+    ("generator_peak_mib", "generator peak MiB"),
+    ("wall_seconds", "local wall s"),
+    ("note", "note"),
+)
+
+
+def table(rows: list[Row]) -> str:
+    header = "| " + " | ".join(title for _, title in COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    lines = [header, rule]
+    for row in rows:
+        cells = [f"{getattr(row, key):,}" if key == "items" else str(getattr(row, key)) for key, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(rows: list[Row], capacities: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cap_lines = ["| design | largest execution under AWS limits | binding limit | why |", "|---|---|---|---|"]
+    for design, capacity in capacities.items():
+        cap_lines.append(
+            f"| {design} | {capacity.max_items:,} | {capacity.binding_limit} | {capacity.detail} |"
+        )
+    text = (
+        "# Fan-out benchmark\n\n"
+        f"Measured {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {os.cpu_count()} cores, sandbox account.\n"
+        "`~` = modelled from the rendered ASL structure or projected from measured per-batch figures;\n"
+        "billed transitions = states entered (what AWS bills Standard workflows for).\n\n"
+        + table(rows)
+        + "\n\n## Capacity per design\n\n"
+        + "\n".join(cap_lines)
+        + "\n"
+    )
+    out.write_text(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="comma-separated item counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--designs",
+        default=",".join((SAMPLE, *MODES)),
+        help="comma-separated designs: sample and/or modes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to save the table (default reports/bench.md)"
+    )
+    parser.add_argument("--no-executions", action="store_true", help="only the generator and the projections")
+    parser.add_argument(
+        "--run-ceiling", type=int, default=None, help="largest execution to run locally (default: per design)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--sizes {args.sizes!r} is not a list of integers", "e.g. --sizes 100,1000,10000"
+        ) from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ConfigError("--sizes needs positive item counts", "e.g. --sizes 100,1000")
+    designs = [d.strip() for d in args.designs.split(",") if d.strip()]
+    unknown = sorted(set(designs) - {SAMPLE, *MODES})
+    if unknown:
+        raise ConfigError(f"unknown design(s) {unknown}", f"use {SAMPLE} and/or {', '.join(MODES)}")
+    out = args.out or repo_root() / "reports" / "bench.md"
+    rows = bench(sizes, designs, out, run_executions=not args.no_executions, run_ceiling=args.run_ceiling)
+    sys.stdout.write(table(rows) + f"\n\nsaved: {out}\n")
+    return 0
