@@ -334,6 +334,13 @@ def run_execution(stack: Stack, design: str, count: int) -> dict[str, Any]:
         time.sleep(0.2)
     wall = time.perf_counter() - started
     events = history(sfn, arn)
+    if status == "SUCCEEDED":
+        # The emulator ignores ToleratedFailurePercentage and lets a Map Run with failed children
+        # succeed; AWS (with the 0% default) fails it. Report what AWS would.
+        for run in sfn.list_map_runs(executionArn=arn)["mapRuns"]:
+            failed = sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]["failed"]
+            if failed:
+                status = f"FAILED ({failed} batch(es) failed)"
     # The sandbox finishes a job's bookkeeping just after the execution sees it; let it settle.
     time.sleep(0.5)
     return {
