@@ -37,6 +37,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
     "bench": ("fanout_tools.bench", "benchmark every fan-out mode beside the AWS sample design"),
+    "scan": ("fanout_tools.scan", "checkov compliance scan (offline): source and plan, reports/"),
 }
 
 
