@@ -16,7 +16,6 @@ job_attempts    = 3
 
 job_attempt_timeout_seconds = 600
 execution_timeout_seconds   = 3600
-log_retention_days          = 30
 
 tags = {
   project = "fanout-example"

@@ -1,6 +1,6 @@
 # A minimal network for accounts with nothing prepared: public subnets with an internet gateway,
 # so Fargate tasks and EC2 instances reach ECR/CloudWatch through public IPs. No NAT gateway (no
-# hourly cost). The security group allows egress only: nothing needs to reach the jobs.
+# hourly cost). The security group allows HTTPS egress only: nothing needs to reach the jobs.
 
 data "aws_availability_zones" "available" {
   state = "available"
@@ -67,11 +67,14 @@ resource "aws_security_group" "jobs" {
   description = "Batch jobs of ${var.name}: outbound only"
   vpc_id      = aws_vpc.this.id
 
+  # Everything the jobs and the Batch/ECS agents reach is HTTPS: image registries, S3,
+  # CloudWatch Logs, the ECS and Batch endpoints. DNS and time go to link-local addresses that
+  # security groups do not filter. Jobs that need more run in your own subnets and groups.
   egress {
-    description = "HTTPS and everything else out (image pulls, S3, CloudWatch Logs)"
-    from_port   = 0
-    to_port     = 0
-    protocol    = "-1"
+    description = "HTTPS out (image pulls, S3, CloudWatch Logs, AWS APIs)"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
   }
 

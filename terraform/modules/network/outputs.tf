@@ -9,6 +9,6 @@ output "subnet_ids" {
 }
 
 output "security_group_id" {
-  description = "ID of the egress-only security group for the jobs."
+  description = "ID of the security group for the jobs (HTTPS egress only)."
   value       = aws_security_group.jobs.id
 }
