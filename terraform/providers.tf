@@ -13,20 +13,22 @@ provider "aws" {
   skip_metadata_api_check     = local.emulated
   skip_region_validation      = local.emulated
 
+  # Primary endpoint names only (logs, not its alias cloudwatchlogs; setting both is an error in
+  # newer providers).
   dynamic "endpoints" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
 
     content {
-      batch          = endpoints.value
-      cloudwatchlogs = endpoints.value
-      ec2            = endpoints.value
-      events         = endpoints.value
-      iam            = endpoints.value
-      kms            = endpoints.value
-      lambda         = endpoints.value
-      s3             = endpoints.value
-      sfn            = endpoints.value
-      sts            = endpoints.value
+      batch  = endpoints.value
+      ec2    = endpoints.value
+      events = endpoints.value
+      iam    = endpoints.value
+      kms    = endpoints.value
+      lambda = endpoints.value
+      logs   = endpoints.value
+      s3     = endpoints.value
+      sfn    = endpoints.value
+      sts    = endpoints.value
     }
   }
 }
