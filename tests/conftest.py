@@ -1,0 +1,259 @@
+"""Shared fixtures: an emulated AWS endpoint for plans, tftest plan summaries, and the inventory validator.
+
+Plans are real: Terraform (``$TERRAFORM`` or PATH) with the real hashicorp/aws provider from the
+project's CLI config (offline mirror when present), against an in-process moto server on loopback.
+Each pytest worker plans its own copy of ``terraform/`` (own ``.terraform`` via TF_DATA_DIR), and plans
+are cached per (tfvars, worker), so tests that share tfvars share one plan. Group tests that share
+plans with ``@pytest.mark.xdist_group("<name>")`` (``make test`` runs ``--dist loadgroup``).
+
+The inventory format follows cloud-foundation-fabric: ``values`` (address -> attributes, subset match;
+lists by length and element; ``__missing__`` = these addresses must not exist), ``counts`` (resource
+type -> exact number; ``modules``/``resources`` totals too) and ``outputs`` (subset match). On a
+mismatch the actual values are printed as YAML, so an inventory can be regenerated deliberately.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+INVENTORIES = REPO / "tests" / "terraform" / "inventories"
+MISSING = "__missing__"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """URL of an in-process moto server (loopback, free port): an empty emulated account."""
+    from fanout_tools.scan import moto_endpoint as start
+
+    with start() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def generator_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny valid zip standing in for the generator package (plans only hash it)."""
+    from fanout_tools.scan import placeholder_package
+
+    return placeholder_package(tmp_path_factory.mktemp("package") / "generator.zip")
+
+
+@dataclass
+class PlanSummary:
+    """A plan reduced to what inventories compare."""
+
+    values: dict[str, dict[str, Any]]
+    counts: dict[str, int]
+    outputs: dict[str, Any]
+    raw: dict[str, Any]
+    plan_file: Path
+
+    def module(self, name: str) -> PlanSummary:
+        """The part of the plan in ``module.<name>`` (addresses relative to it, index stripped)."""
+        values: dict[str, dict[str, Any]] = {}
+        for address, attrs in self.values.items():
+            head, _, rest = address.partition(".")
+            if head != "module" or not rest:
+                continue
+            mod, _, inner = rest.partition(".")
+            if mod.split("[")[0] == name and not inner.startswith("module."):
+                values[inner] = attrs
+        return PlanSummary(values, _counts(values), {}, self.raw, self.plan_file)
+
+
+def _resource_type(address: str) -> str:
+    parts = address.split(".")
+    return parts[-2]
+
+
+def _counts(values: dict[str, dict[str, Any]]) -> dict[str, int]:
+    counts = Counter(_resource_type(a) for a in values)
+    out = dict(sorted(counts.items()))
+    out["resources"] = len(values)
+    return out
+
+
+def summarise(raw: dict[str, Any], plan_file: Path) -> PlanSummary:
+    values: dict[str, dict[str, Any]] = {}
+
+    def walk(module: dict[str, Any]) -> None:
+        for res in module.get("resources", []):
+            if res.get("mode") == "managed":
+                values[res["address"]] = res.get("values") or {}
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(raw.get("planned_values", {}).get("root_module", {}))
+    counts = _counts(values)
+    modules = {a.rsplit(".", 2)[0] for a in values if a.startswith("module.")}
+    counts["modules"] = len(modules)
+    outputs = {k: v.get("value") for k, v in raw.get("planned_values", {}).get("outputs", {}).items()}
+    return PlanSummary(values, counts, outputs, raw, plan_file)
+
+
+class Planner:
+    """One initialised copy of ``terraform/`` per session (worker); plans cached by tfvars."""
+
+    def __init__(self, workdir: Path, endpoint: str, package: Path) -> None:
+        import tftest
+        from fanout_tools.scan import PlanRun, copy_terraform
+        from fanout_tools.tf import terraform_binary
+
+        self.workdir = copy_terraform(workdir)
+        self.endpoint = endpoint
+        self.package = package
+        self.env = PlanRun(workdir=self.workdir, endpoint=endpoint).env()
+        self.tf = tftest.TerraformTest(str(self.workdir), binary=terraform_binary(), env=self.env)
+        self.tf.setup(cleanup_on_exit=False, backend=False)
+        self._cache: dict[str, PlanSummary] = {}
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def var_file(self, tf_vars: dict[str, Any]) -> Path:
+        values = {"aws_endpoint_url": self.endpoint, "generator_package_path": str(self.package), **tf_vars}
+        self._n += 1
+        path = self.workdir / f"case-{self._n}.tfvars.json"
+        path.write_text(json.dumps(values, indent=2))
+        return path
+
+    def plan(self, tf_vars: dict[str, Any]) -> PlanSummary:
+        key = json.dumps(tf_vars, sort_keys=True)
+        with self._lock:
+            if key not in self._cache:
+                var_file = self.var_file(tf_vars)
+                out = self.tf.plan(output=True, tf_var_file=var_file.name)
+                raw = out._raw
+                plan_file = var_file.with_suffix(".plan.json")
+                plan_file.write_text(json.dumps(raw))
+                self._cache[key] = summarise(raw, plan_file)
+            return self._cache[key]
+
+    def plan_error(self, tf_vars: dict[str, Any]) -> tuple[str, str, bool]:
+        """A plan expected to fail: (stdout, stderr, whether Terraform would apply the plan it wrote).
+
+        Terraform >= 1.9 still writes an *errored* plan file; ``applyable`` is read from it.
+
+        Fails the test if the plan succeeds. Safe to call from several threads (own var and plan files).
+        """
+        import tftest
+
+        with self._lock:
+            var_file = self.var_file(tf_vars)
+        plan_file = var_file.with_suffix(".bin")
+        try:
+            self.tf.execute_command(
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-lock=false",
+                f"-var-file={var_file.name}",
+                f"-out={plan_file}",
+            )
+        except tftest.TerraformTestError as err:
+            # tftest raises TerraformTestError(f"Error running command plan: {code} {stdout}", stderr)
+            stdout, stderr = (str(err.args[0]), str(err.args[-1])) if len(err.args) > 1 else ("", str(err))
+            applyable = False
+            if plan_file.exists():
+                shown = json.loads(self.tf.execute_command("show", "-json", str(plan_file)).out)
+                applyable = bool(shown.get("applyable")) or not shown.get("errored")
+            return stdout, stderr, applyable
+        pytest.fail(f"the plan with {tf_vars} succeeded; expected a validation error")
+
+
+@pytest.fixture(scope="session")
+def planner(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, generator_zip: Path) -> Planner:
+    return Planner(tmp_path_factory.mktemp("tf") / "terraform", moto_endpoint, generator_zip)
+
+
+@pytest.fixture(scope="session")
+def plan_summary(planner: Planner) -> Callable[..., PlanSummary]:
+    """``plan_summary(**tfvars)`` -> PlanSummary of the root module, shared by identical tfvars."""
+
+    def make(**tf_vars: Any) -> PlanSummary:
+        return planner.plan(tf_vars)
+
+    return make
+
+
+# --- inventories --------------------------------------------------------------------------------
+
+
+def _match(expected: Any, actual: Any, where: str, errors: list[str]) -> None:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            errors.append(f"{where}: expected a mapping, got {actual!r}")
+            return
+        for key, value in expected.items():
+            if value == MISSING:
+                if actual.get(key) not in (None, [], {}):
+                    errors.append(f"{where}.{key}: expected absent/null, got {actual.get(key)!r}")
+                continue
+            if key not in actual:
+                errors.append(f"{where}.{key}: missing")
+                continue
+            _match(value, actual[key], f"{where}.{key}", errors)
+    elif isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            errors.append(f"{where}: expected a list of {len(expected)}, got {actual!r}")
+            return
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            _match(e, a, f"{where}[{i}]", errors)
+    elif expected != actual:
+        errors.append(f"{where}: expected {expected!r}, got {actual!r}")
+
+
+def validate_inventory(summary: PlanSummary, inventory: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    for address in inventory.get(MISSING, []) or []:
+        if address in summary.values:
+            errors.append(f"{address}: must not be planned, but is")
+    for address, expected in (inventory.get("values") or {}).items():
+        if address not in summary.values:
+            errors.append(f"{address}: not in the plan")
+            continue
+        _match(expected, summary.values[address], address, errors)
+    for rtype, number in (inventory.get("counts") or {}).items():
+        if summary.counts.get(rtype, 0) != number:
+            errors.append(f"counts.{rtype}: expected {number}, got {summary.counts.get(rtype, 0)}")
+    _match(inventory.get("outputs") or {}, summary.outputs, "outputs", errors)
+    return errors
+
+
+def actual_yaml(summary: PlanSummary, inventory: dict[str, Any]) -> str:
+    """The actual values of the addresses the inventory names, plus all counts, as YAML."""
+    values = {a: summary.values.get(a, "<not planned>") for a in (inventory.get("values") or {})}
+    body = {"values": values, "counts": summary.counts}
+    if inventory.get("outputs"):
+        body["outputs"] = summary.outputs
+    return yaml.safe_dump(body, sort_keys=True, width=120)
+
+
+@pytest.fixture(scope="session")
+def plan_validator() -> Callable[[PlanSummary, str | Path], None]:
+    """``plan_validator(summary, "name.yaml")``: compare with tests/terraform/inventories/name.yaml."""
+
+    def check(summary: PlanSummary, inventory_name: str | Path) -> None:
+        path = Path(inventory_name)
+        if not path.is_absolute():
+            path = INVENTORIES / path
+        inventory = yaml.safe_load(path.read_text()) or {}
+        errors = validate_inventory(summary, inventory)
+        if errors:
+            pytest.fail(
+                f"plan does not match {path.name}:\n  "
+                + "\n  ".join(errors)
+                + "\n\nactual (copy into the inventory only if the change is intended):\n"
+                + actual_yaml(summary, inventory),
+                pytrace=False,
+            )
+
+    return check
