@@ -1,0 +1,103 @@
+"""The project's checkov checks: each FAILS on a deliberately bad plan and PASSES on the real stack.
+
+One checkov run (offline, the project's checks only) scans a folder holding the real plan of the
+default stack and one bad copy per entry of ``fixtures/bad_plans.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("bad_plans", HERE / "fixtures" / "bad_plans.py")
+assert _spec and _spec.loader
+bad_plans = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bad_plans)
+BAD_PLANS = bad_plans.BAD_PLANS
+REAL = "real-stack"
+
+pytestmark = pytest.mark.xdist_group("plan-a")  # shares the default plan with tests/terraform/test_plan.py
+
+
+def _custom_ids() -> dict[str, str]:
+    from fanout_tools.checks import registry_ids
+
+    return registry_ids()
+
+
+@pytest.fixture(scope="module")
+def results(plan_summary, tmp_path_factory) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """file stem -> {(check id, resource): checkov record} for the project's checks."""
+    from fanout_tools.scan import CHECKS_DIR, checkov_binary, checkov_env
+
+    real = plan_summary().raw
+    folder = tmp_path_factory.mktemp("check-plans")
+    (folder / f"{REAL}.json").write_text(json.dumps(real))
+    for name, (_, _, mutate, _) in BAD_PLANS.items():
+        plan = copy.deepcopy(real)
+        mutate(plan)
+        (folder / f"{name}.json").write_text(json.dumps(plan))
+    out = folder / "reports"
+    command = [
+        checkov_binary(),
+        "-d",
+        str(folder),
+        "--framework",
+        "terraform_plan",
+        "--skip-download",
+        "--external-checks-dir",
+        str(CHECKS_DIR),
+        "--check",
+        ",".join(_custom_ids()),
+        "--output",
+        "json",
+        "--output-file-path",
+        str(out),
+    ]
+    env = checkov_env()
+    env.pop("FANOUT_PLAN_JSON", None)
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    report = json.loads((out / "results_json.json").read_text())
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    by_file: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for outcome in ("passed_checks", "failed_checks"):
+        for record in report["results"][outcome]:
+            stem = Path(record["file_path"]).stem
+            by_file.setdefault(stem, {})[(record["check_id"], record["resource"])] = record
+    return by_file
+
+
+@pytest.mark.parametrize("name", list(BAD_PLANS))
+def test_check_fails_on_bad_fixture(results, name: str) -> None:  # type: ignore[no-untyped-def]
+    check_id, resource, _, detail = BAD_PLANS[name]
+    record = results[name].get((check_id, resource))
+    assert record is not None, f"{check_id} produced no result for {resource} in {name}"
+    assert record["check_result"]["result"] == "FAILED"
+    assert any(detail in d for d in record.get("details") or []), record.get("details")
+
+
+@pytest.mark.parametrize("check_id", list(_custom_ids()))
+def test_check_passes_on_real_stack(results, check_id: str) -> None:  # type: ignore[no-untyped-def]
+    records = {res: r for (cid, res), r in results[REAL].items() if cid == check_id}
+    assert records, f"{check_id} produced no result on the real plan"
+    failed = {res: r.get("details") for res, r in records.items() if r["check_result"]["result"] != "PASSED"}
+    assert not failed, f"{check_id} fails on the real stack: {failed}"
+
+
+def test_every_custom_check_has_a_failing_fixture() -> None:
+    assert {check for check, *_ in BAD_PLANS.values()} == set(_custom_ids())
+
+
+def test_checks_folder_is_loadable_by_checkov() -> None:
+    from fanout_tools.scan import CHECKS_DIR
+
+    assert (CHECKS_DIR / "__init__.py").is_file(), (
+        "checkov silently skips a checks folder without __init__.py"
+    )
