@@ -306,7 +306,19 @@ def scan_source(output_dir: Path, tf_dir: Path) -> ScanOutcome:
     return summarise("source", report, expected_checks("source"))
 
 
-def scan_plan(output_dir: Path, tf_dir: Path, var_files: list[Path]) -> ScanOutcome:
+def plan_configurations(tf_dir: Path, var_files: list[Path]) -> dict[str, list[Path]]:
+    """name -> var files. Default: the stack's defaults plus every ``terraform/examples/*.tfvars``,
+    so every compute type and the bucket-backed modes are scanned; ``--var-file`` scans just that."""
+    if var_files:
+        return {"custom": var_files}
+    configs: dict[str, list[Path]] = {"defaults": []}
+    for example in sorted((tf_dir / "examples").glob("*.tfvars")):
+        configs[example.stem] = [example]
+    return configs
+
+
+def scan_plan(output_dir: Path, tf_dir: Path, var_files: list[Path], name: str = "plan") -> ScanOutcome:
+    """Plan (against ``moto_endpoint``) one configuration and scan the plan JSON."""
     with tempfile.TemporaryDirectory(prefix="fanout-scan-") as tmp, moto_endpoint() as endpoint:
         work = copy_terraform(Path(tmp) / "terraform", tf_dir)
         PlanRun(workdir=work, endpoint=endpoint, var_files=var_files).plan_json()
@@ -325,7 +337,22 @@ def scan_plan(output_dir: Path, tf_dir: Path, var_files: list[Path]) -> ScanOutc
         output_dir,
         plan_file=plan_file,
     )
-    return summarise("plan", report, expected_checks("plan"))
+    return summarise(name, report, expected_checks("plan"))
+
+
+def scan_plans(output_root: Path, tf_dir: Path, var_files: list[Path]) -> list[tuple[ScanOutcome, Path]]:
+    """Every configuration of :func:`plan_configurations`, two at a time; reports in plan-<name>/."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    configs = plan_configurations(tf_dir, var_files)
+
+    def one(item: tuple[str, list[Path]]) -> tuple[ScanOutcome, Path]:
+        name, files = item
+        where = output_root / f"plan-{name}"
+        return scan_plan(where, tf_dir, files, name=f"plan {name}"), where
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, configs.items()))
 
 
 def print_outcome(outcome: ScanOutcome, output_dir: Path) -> None:
@@ -351,7 +378,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         default=[],
-        help="Terraform variables for the plan scan (repeatable; default: the stack's defaults)",
+        help="Terraform variables for the plan scan (repeatable; default: the stack's defaults and "
+        "each terraform/examples/*.tfvars, one plan each)",
     )
     parser.add_argument(
         "--output-dir", type=Path, default=None, help="report folder (default: reports/ in the repository)"
@@ -370,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
     if args.only in (None, "source"):
         outcomes.append((scan_source(out / "source", tf_dir), out / "source"))
     if args.only in (None, "plan"):
-        outcomes.append((scan_plan(out / "plan", tf_dir, var_files), out / "plan"))
+        outcomes += scan_plans(out, tf_dir, var_files)
     for outcome, where in outcomes:
         print_outcome(outcome, where)
     ok = all(o.ok for o, _ in outcomes)

@@ -54,3 +54,25 @@ def test_plan_scan_expects_every_builtin_and_custom_check() -> None:
     assert set(BUILTIN_CHECKS) <= set(plan)
     assert {c for c in plan if c.startswith("CKV_FANOUT_")} == {f"CKV_FANOUT_{i}" for i in range(1, 8)}
     assert set(expected_checks("source")) == set(BUILTIN_CHECKS) - PLAN_ONLY_CHECKS
+
+
+def test_plan_scan_covers_defaults_and_every_example(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fanout_tools.scan import plan_configurations
+
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "spot.tfvars").write_text("")
+    assert plan_configurations(tmp_path, []) == {
+        "defaults": [],
+        "spot": [tmp_path / "examples" / "spot.tfvars"],
+    }
+    custom = tmp_path / "mine.tfvars"
+    assert plan_configurations(tmp_path, [custom]) == {"custom": [custom]}
+
+
+def test_checks_folder_without_init_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from fanout_tools.errors import ConfigError
+    from fanout_tools.scan import run_checkov
+
+    with pytest.raises(ConfigError, match=r"__init__\.py"):
+        run_checkov(["-d", str(tmp_path)], tmp_path / "out", checks_dir=tmp_path)
