@@ -282,7 +282,9 @@ def follow(
     follower = Follower(target, execution_arn)
     started = time.monotonic()
     while True:
+        polled = time.monotonic()
         described = follower.poll()
+        cost = time.monotonic() - polled
         elapsed = time.monotonic() - started
         if on_poll:
             on_poll(follower, described, elapsed)
@@ -293,7 +295,8 @@ def follow(
                 f"the execution is still running after {timeout:.0f} s: {execution_arn}",
                 "wait longer with --timeout, or stop it (console, or aws stepfunctions stop-execution)",
             )
-        time.sleep(poll_seconds)
+        # Reading a long history is work for the service too: poll less often as it grows.
+        time.sleep(max(poll_seconds, 3 * cost))
     # one more pass so the last job statuses are in
     follower.poll()
     start, stop = described.get("startDate"), described.get("stopDate")

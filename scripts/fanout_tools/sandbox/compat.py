@@ -272,6 +272,73 @@ def keep_states_errors_in_map_iterations() -> None:
     iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined]
 
 
+# --- found here: Batch DescribeJobs is not safe while jobs are being submitted ----------------------
+
+
+def make_describe_jobs_thread_safe() -> None:
+    """Gap 11 (found by this project): ``BatchBackend.describe_jobs`` iterates the live job dict.
+
+    With jobs submitted while ``.sync`` tasks poll DescribeJobs (any real fan-out), the iteration
+    raises ``RuntimeError: dictionary changed size during iteration``; the server answers HTTP 500
+    without a request id, and the interpreter turns that into ``States.Runtime`` (``KeyError:
+    'RequestId'``), failing the execution (seen at 600 of 1,000 items). It also scanned every job
+    ever submitted for each call. Now: requested ids (or ARNs) are looked up directly, and a full
+    listing iterates a snapshot.
+    """
+    from moto.batch.models import BatchBackend
+
+    def describe_jobs(self: Any, jobs: list[str] | None = None) -> list[dict[str, Any]]:
+        if not jobs:
+            return [job.describe() for job in list(self._jobs.values())]
+        result = []
+        for identifier in jobs:
+            job = self._jobs.get(identifier) or self._jobs.get(identifier.rsplit("/", 1)[-1])
+            if job is not None:
+                result.append(job.describe())
+        return result
+
+    BatchBackend.describe_jobs = describe_jobs  # type: ignore[method-assign]
+
+
+# --- found here: a conditional Deny in a bucket policy denies everything ------------------------------
+
+
+def conditional_deny_needs_its_condition() -> None:
+    """Gap 12 (found by this project): moto ignores condition operators it does not implement (``Bool``
+    among them) and never passes request context (``aws:SecureTransport``) to bucket-policy checks, so
+    a *conditional* ``Deny`` statement applies unconditionally.
+
+    The stack's TLS-only bucket policy (``Deny s3:*`` when ``aws:SecureTransport`` is ``false``, a
+    compliance requirement) therefore makes moto deny every object request (HTTP 403), and the
+    generator cannot write manifests. In IAM a condition whose key is absent does not hold (unless
+    ``...IfExists``), so such a statement does not apply: a ``Deny`` with a ``Condition`` now applies
+    only when every key it names is in the request context moto passes, otherwise it is NEUTRAL.
+    Unconditional denies and every ``Allow`` are decided by moto as before.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+    if getattr(original, "_fanout_sandbox", False):
+        return
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
+        condition = self._statement.get("Condition")
+        if condition and self._statement.get("Effect") == "Deny":
+            keys = {key for operator in condition.values() if isinstance(operator, dict) for key in operator}
+            if not keys.issubset(incoming_condition_values or {}):
+                return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    is_action_permitted._fanout_sandbox = True  # type: ignore[attr-defined]
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
 # --- all of them ----------------------------------------------------------------------------------
 
 
@@ -292,3 +359,5 @@ def apply_all(port: int) -> None:
     fill_normalisation_hooks()
     set_callback_port(port)
     keep_states_errors_in_map_iterations()
+    make_describe_jobs_thread_safe()
+    conditional_deny_needs_its_condition()

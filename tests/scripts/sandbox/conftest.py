@@ -29,6 +29,8 @@ PATCHED: list[tuple[str, str, str]] = [
     ),
     ("moto.awslambda_simple.models", "LambdaSimpleBackend", "invoke"),
     ("moto.batch_simple.models", "BatchSimpleBackend", "submit_job"),
+    ("moto.batch.models", "BatchBackend", "describe_jobs"),
+    ("moto.iam.access_control", "IAMPolicyStatement", "is_action_permitted"),
 ]
 _MISSING = object()
 

@@ -229,6 +229,75 @@ def test_gap10_states_errors_inside_an_inline_map_keep_their_name(
         assert after["error"] == "States.TaskFailed"
 
 
+# --- gap 11 ---------------------------------------------------------------------------------------
+
+
+def test_gap11_describe_jobs_survives_jobs_submitted_meanwhile() -> None:
+    from moto.batch.models import batch_backends
+
+    backend = batch_backends["123456789012"]["us-east-1"]
+
+    class Job:
+        """A job whose describe() submits another job meanwhile, as a concurrent SubmitJob does."""
+
+        def __init__(self, job_id: str) -> None:
+            self.job_id, self.arn = job_id, f"arn:aws:batch:us-east-1:123456789012:job/{job_id}"
+
+        def describe(self) -> dict[str, str]:
+            backend._jobs[f"{self.job_id}-next"] = Job(f"{self.job_id}-next")
+            return {"jobId": self.job_id}
+
+    try:
+        backend._jobs["first"] = Job("first")
+        with pytest.raises(RuntimeError, match="changed size during iteration"):
+            backend.describe_jobs(["first"])
+        compat.make_describe_jobs_thread_safe()
+        assert backend.describe_jobs(["first"]) == [{"jobId": "first"}]
+        assert backend.describe_jobs(["arn:aws:batch:us-east-1:123456789012:job/first"]) == [
+            {"jobId": "first"}
+        ]
+        assert backend.describe_jobs(["missing"]) == []
+    finally:
+        backend._jobs.clear()
+
+
+# --- gap 12 ---------------------------------------------------------------------------------------
+
+
+def test_gap12_a_tls_only_bucket_policy_does_not_deny_everything() -> None:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::runs", "arn:aws:s3:::runs/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenyOtherPrefix",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::runs/secret/*",
+            },
+        ],
+    }
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="runs")
+        s3.put_bucket_policy(Bucket="runs", Policy=json.dumps(policy))
+        with pytest.raises(ClientError, match=r"AccessDenied|Forbidden|403"):
+            s3.put_object(Bucket="runs", Key="runs/x.json", Body=b"{}")
+        compat.conditional_deny_needs_its_condition()
+        s3.put_object(Bucket="runs", Key="runs/x.json", Body=b"{}")
+        assert s3.get_object(Bucket="runs", Key="runs/x.json")["Body"].read() == b"{}"
+        with pytest.raises(ClientError):  # an unconditional Deny still denies
+            s3.put_object(Bucket="runs", Key="secret/x.json", Body=b"{}")
+
+
 def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.stepfunctions.responses import StepFunctionResponse
 
