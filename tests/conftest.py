@@ -129,9 +129,16 @@ class Planner:
         key = json.dumps(tf_vars, sort_keys=True)
         with self._lock:
             if key not in self._cache:
+                import tftest
+
                 var_file = self.var_file(tf_vars)
-                out = self.tf.plan(output=True, tf_var_file=var_file.name)
-                raw = out._raw
+                # plan(output=True) would leave its plan file in the system temp folder: keep it here.
+                binary = var_file.with_suffix(".bin")
+                self.tf.execute_command(
+                    "plan", "-input=false", "-no-color", f"-var-file={var_file.name}", f"-out={binary}"
+                )
+                shown = self.tf.execute_command("show", "-no-color", "-json", str(binary)).out
+                raw = tftest.TerraformPlanOutput(json.loads(shown))._raw
                 plan_file = var_file.with_suffix(".plan.json")
                 plan_file.write_text(json.dumps(raw))
                 self._cache[key] = summarise(raw, plan_file)

@@ -112,7 +112,8 @@ def moto_endpoint() -> Iterator[str]:
 
     compat.add_validate_state_machine_definition()
     compat.add_list_state_machine_versions()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    for noisy in ("werkzeug", "moto"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
