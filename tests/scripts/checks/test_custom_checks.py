@@ -101,3 +101,27 @@ def test_checks_folder_is_loadable_by_checkov() -> None:
     assert (CHECKS_DIR / "__init__.py").is_file(), (
         "checkov silently skips a checks folder without __init__.py"
     )
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param("spot_distributed_array", marks=pytest.mark.xdist_group("plan-b"))]
+)
+def test_checks_pass_on_bucket_backed_stack_as_fanout_scan_runs_them(
+    plan_summary, tmp_path, case: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The scan's own checkov call (plan enrichment, inline skips honoured) on Distributed Map + array jobs
+    on Spot: S3 reader/writer, self-StartExecution, the job role's item reads and the instance role."""
+    from fanout_tools.paths import terraform_dir
+    from fanout_tools.scan import run_checkov, summarise
+
+    from tests.terraform.test_plan import CASES
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan_summary(**CASES[case][1]).raw))
+    args = ["-f", str(plan_file), "--framework", "terraform_plan", "--check", ",".join(_custom_ids())]
+    args += ["--repo-root-for-plan-enrichment", str(terraform_dir())]
+    report = run_checkov(args, tmp_path / "reports", plan_file=plan_file)
+    outcome = summarise(case, report, _custom_ids())
+    assert not outcome.failed, outcome.failed
+    assert not outcome.missing, f"no result from {outcome.missing}"
+    assert all(reason for *_, reason in outcome.skipped)
