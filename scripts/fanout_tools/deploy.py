@@ -59,6 +59,8 @@ def prepare(args: argparse.Namespace, start_sandbox: bool = True, package: bool 
                 f"var file {path} does not exist", "pass an existing .tfvars or .tfvars.json file"
             )
     name = targets.resolve(getattr(args, "target", None))
+    if name == "aws":
+        targets.caller_identity()  # no credentials: say so before building anything
     zip_path = package_generator() if package else None
     target = targets.prepare(name, start_sandbox=start_sandbox, package_path=zip_path)
     runner = target.runner(var_files)
