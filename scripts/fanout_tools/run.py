@@ -353,6 +353,9 @@ def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> li
             f"  {job.name or '-'}  {job.job_id}  {job.status}  exit={_or_dash(job.exit_code)}"
             f"  attempts={job.attempts}{size}  {job_log(target, outputs, job)}"
         )
+        if job.status == "FAILED" and target.is_sandbox and not job.size:
+            for line in _tail(Path(job_log(target, outputs, job))):
+                lines.append(f"      | {line}")
     if len(ordered) > SUMMARY_ROWS:
         lines.append(f"  ... {len(ordered) - SUMMARY_ROWS} more jobs (all of them in the results file below)")
     if target.is_sandbox:
@@ -367,6 +370,13 @@ def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> li
             f"{outputs.get('state_machine_log_group_name')} (state machine)"
         )
     return lines
+
+
+def _tail(path: Path, count: int = 4) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-count:]
+    except OSError:
+        return []
 
 
 def _or_dash(value: object, dash: str = "-") -> str:

@@ -84,3 +84,37 @@ def test_execution_input(tmp_path: Path) -> None:
         execution_input(None, tmp_path / "missing.json")
     with pytest.raises(ConfigError, match="0 or more"):
         execution_input(-1, None)
+
+
+def test_summary_shows_status_items_events_and_failed_job_output(runtime: Path) -> None:
+    from fanout_tools import run, targets
+    from fanout_tools.sandbox import layout
+
+    (layout.jobs_dir() / "job-1.log").write_text(
+        "--- attempt 2: ['sh']\nboom: item 7 is broken\n--- exit code 3\n"
+    )
+    result = run.RunResult(
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:fanout:run-1",
+        status="FAILED",
+        seconds=1.5,
+        error="States.TaskFailed",
+        cause="{}",
+        output=None,
+        history_events=42,
+        child_history_events=0,
+        jobs=[
+            run.JobInfo(job_id="job-0", name="fanout-item-0", status="SUCCEEDED", exit_code=0, attempts=1),
+            run.JobInfo(job_id="job-1", name="fanout-item-1", status="FAILED", exit_code=3, attempts=2),
+        ],
+        progress=run.Progress(total=2, succeeded=1, failed=1),
+    )
+    text = "\n".join(run.summary_lines(targets.Target(name="sandbox"), {}, result))
+    assert "status: FAILED in 1.5 s" in text
+    assert "items: 2 total, 1 succeeded, 1 failed" in text
+    assert "history events: 42" in text
+    assert "error: States.TaskFailed" in text
+    assert "fanout-item-1  job-1  FAILED  exit=3  attempts=2" in text
+    assert "| boom: item 7 is broken" in text
+    assert str(layout.jobs_dir() / "job-0.log") in text
+    # failed jobs come first
+    assert text.index("fanout-item-1") < text.index("fanout-item-0")
