@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.paths import repo_root
-from fanout_tools.sandbox import layout
+from fanout_tools.sandbox import compat, layout
 
 log = logging.getLogger(__name__)
 
@@ -370,5 +370,5 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
             tags=tags,
         )
 
-    BatchSimpleBackend.submit_job = submit_job  # type: ignore[method-assign]
+    compat.patch_attribute(BatchSimpleBackend, "submit_job", submit_job)
     return runner

@@ -19,6 +19,16 @@ from typing import Any
 MOTO_VERSION = "5.2.5"
 """The moto release these workarounds were written and tested against (pinned in pyproject.toml)."""
 
+MISSING = object()
+ORIGINALS: dict[tuple[Any, str], Any] = {}
+"""What every patched attribute was before the sandbox first patched it (tests restore moto from it)."""
+
+
+def patch_attribute(owner: Any, name: str, value: Any) -> None:
+    """Set ``owner.name`` (a class or module) and remember moto's original the first time."""
+    ORIGINALS.setdefault((owner, name), owner.__dict__.get(name, MISSING))
+    setattr(owner, name, value)
+
 
 # --- gap 1: ValidateStateMachineDefinition / ListStateMachineVersions ------------------------------
 
@@ -85,7 +95,9 @@ def add_validate_state_machine_definition() -> None:
     def validate_state_machine_definition(self: Any) -> ActionResult:
         return ActionResult(validate_definition(self._get_param("definition") or ""))
 
-    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
+    patch_attribute(
+        StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition
+    )
 
 
 def add_list_state_machine_versions() -> None:
@@ -100,7 +112,7 @@ def add_list_state_machine_versions() -> None:
     def list_state_machine_versions(self: Any) -> ActionResult:
         return ActionResult({"stateMachineVersions": []})
 
-    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+    patch_attribute(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
 
 
 # --- gaps 3 and 9: the interpreter's parameter/response normalisation hooks -----------------------
@@ -230,8 +242,8 @@ def fill_normalisation_hooks() -> None:
         if shape is not None:
             to_sfn_members(response, shape)
 
-    StateTaskService._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
-    StateTaskService._normalise_response = _normalise_response  # type: ignore[method-assign]
+    patch_attribute(StateTaskService, "_normalise_parameters", _normalise_parameters)
+    patch_attribute(StateTaskService, "_normalise_response", _normalise_response)
 
 
 # --- gap 4: the interpreter's call-back port ------------------------------------------------------
@@ -269,7 +281,7 @@ def keep_states_errors_in_map_iterations() -> None:
                 pass
         return CustomErrorName(error_name=error_name)
 
-    iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined]
+    patch_attribute(iteration_worker, "CustomErrorName", error_name)
 
 
 # --- found here: Batch DescribeJobs is not safe while jobs are being submitted ----------------------
@@ -297,7 +309,7 @@ def make_describe_jobs_thread_safe() -> None:
                 result.append(job.describe())
         return result
 
-    BatchBackend.describe_jobs = describe_jobs  # type: ignore[method-assign]
+    patch_attribute(BatchBackend, "describe_jobs", describe_jobs)
 
 
 # --- found here: a conditional Deny in a bucket policy denies everything ------------------------------
@@ -336,7 +348,7 @@ def conditional_deny_needs_its_condition() -> None:
         return original(self, action, resource, principal, incoming_condition_values)
 
     is_action_permitted._fanout_sandbox = True  # type: ignore[attr-defined]
-    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+    patch_attribute(IAMPolicyStatement, "is_action_permitted", is_action_permitted)
 
 
 # --- all of them ----------------------------------------------------------------------------------

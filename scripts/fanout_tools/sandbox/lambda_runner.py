@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.sandbox import layout
+from fanout_tools.sandbox import compat, layout
 
 log = logging.getLogger(__name__)
 
@@ -115,4 +115,4 @@ def install(port: int, base: Path) -> None:
         response_headers["Content-Length"] = str(len(payload))
         return payload
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    compat.patch_attribute(LambdaSimpleBackend, "invoke", invoke)

@@ -37,29 +37,46 @@ _MISSING = object()
 
 @pytest.fixture
 def pristine_moto() -> Iterator[None]:
-    """moto exactly as installed during the test, restored afterwards (patches are process-wide)."""
+    """moto exactly as released during the test; whatever was patched before is restored afterwards.
+
+    Patches are process-wide and other fixtures (the plan tests' in-process moto) apply some of them
+    for the whole session, so the sandbox's originals are put back for the test, then the state found.
+    """
     import importlib
 
-    saved: list[tuple[Any, str, Any]] = []
+    from fanout_tools.sandbox import compat
+
+    found: list[tuple[Any, str, Any]] = []
     for module_name, class_name, attribute in PATCHED:
         owner: Any = importlib.import_module(module_name)
         if class_name:
             owner = getattr(owner, class_name)
-        saved.append((owner, attribute, owner.__dict__.get(attribute, _MISSING)))
+        found.append((owner, attribute, owner.__dict__.get(attribute, _MISSING)))
+        _set(
+            owner,
+            attribute,
+            compat.ORIGINALS.get((owner, attribute), owner.__dict__.get(attribute, _MISSING)),
+        )
     port = os.environ.get("MOTO_PORT")
     try:
         yield
     finally:
-        for owner, attribute, value in saved:
-            if value is _MISSING:
-                if attribute in owner.__dict__:
-                    delattr(owner, attribute)
-            else:
-                setattr(owner, attribute, value)
+        for owner, attribute, value in found:
+            _set(owner, attribute, value)
         if port is None:
             os.environ.pop("MOTO_PORT", None)
         else:
             os.environ["MOTO_PORT"] = port
+
+
+def _set(owner: Any, attribute: str, value: Any) -> None:
+    from fanout_tools.sandbox import compat
+
+    if value is _MISSING or value is compat.MISSING:
+        if attribute in owner.__dict__:
+            delattr(owner, attribute)
+    else:
+        setattr(owner, attribute, value)
 
 
 @pytest.fixture
