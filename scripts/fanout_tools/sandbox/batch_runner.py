@@ -80,6 +80,12 @@ def retry_action(rules: list[dict[str, str]], exit_code: int | None, status_reas
     return "RETRY"
 
 
+def _stopped(job: Any) -> bool:
+    """TerminateJob/CancelJob on the job, or on its array parent (Batch stops the children too)."""
+    parent = getattr(job, "sandbox_parent", None)
+    return bool(job.stop or (parent is not None and parent.stop))
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -210,7 +216,7 @@ class BatchRunner:
         env = self._environment(job, queue, index)
         job.job_started_at = datetime.datetime.now()
         for attempt in range(1, attempts + 1):
-            if job.stop:
+            if _stopped(job):
                 break
             job.status = "STARTING"
             env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
@@ -235,7 +241,7 @@ class BatchRunner:
                 self._finish(job, success=True, reason=None)
                 return
             final = (
-                job.stop
+                _stopped(job)
                 or attempt == attempts
                 or retry_action(rules, exit_code, status_reason, reason) == "EXIT"
             )
@@ -299,9 +305,9 @@ class BatchRunner:
                     return code, EXIT_REASON, ""
                 except subprocess.TimeoutExpired:
                     pass
-                if job.stop or (deadline and time.monotonic() > deadline):
+                if _stopped(job) or (deadline and time.monotonic() > deadline):
                     _kill(proc)
-                    if job.stop:
+                    if _stopped(job):
                         out.write(f"--- terminated: {job.job_stopped_reason}\n".encode())
                         return proc.returncode, job.job_stopped_reason or "Terminated", ""
                     out.write(f"--- killed after {timeout} s (attempt timeout)\n".encode())

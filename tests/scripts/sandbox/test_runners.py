@@ -283,3 +283,19 @@ def test_batch_attempt_timeout_kills_the_process(tmp_path: Path, sandbox_config:
         assert done["status"] == "FAILED"
         assert done["statusReason"] == batch_runner.TIMEOUT_REASON
         assert time.monotonic() - started < 10
+
+
+def test_terminate_job_kills_a_running_array_child(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch, queue = _batch(role, ["sleep", "30"])
+        batch_runner.install(5555, tmp_path, workers=2)
+        started = time.monotonic()
+        job = batch.submit_job(jobName="k", jobQueue=queue, jobDefinition="jd", arrayProperties={"size": 2})
+        time.sleep(0.5)
+        batch.terminate_job(jobId=job["jobId"], reason="stopped by the execution")
+        parent = _wait(batch, job["jobId"])
+        assert parent["status"] == "FAILED"
+        child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
+        assert child["status"] == "FAILED"
+        assert time.monotonic() - started < 10
