@@ -100,6 +100,7 @@ resource "aws_iam_role_policy" "kms" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:Encrypted with AWS-owned keys by default; a customer-managed key is opt-in through var.kms_key_arn (its key policy must allow CloudWatch Logs)
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
