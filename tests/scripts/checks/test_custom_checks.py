@@ -23,7 +23,8 @@ _spec.loader.exec_module(bad_plans)
 BAD_PLANS = bad_plans.BAD_PLANS
 REAL = "real-stack"
 
-pytestmark = pytest.mark.xdist_group("plan-a")  # shares the default plan with tests/terraform/test_plan.py
+# Tests share plans with tests/terraform/test_plan.py: the default plan is in group plan-a.
+PLAN_A = pytest.mark.xdist_group("plan-a")
 
 
 def _custom_ids() -> dict[str, str]:
@@ -74,6 +75,7 @@ def results(plan_summary, tmp_path_factory) -> dict[str, dict[tuple[str, str], d
     return by_file
 
 
+@PLAN_A
 @pytest.mark.parametrize("name", list(BAD_PLANS))
 def test_check_fails_on_bad_fixture(results, name: str) -> None:  # type: ignore[no-untyped-def]
     check_id, resource, _, detail = BAD_PLANS[name]
@@ -83,6 +85,7 @@ def test_check_fails_on_bad_fixture(results, name: str) -> None:  # type: ignore
     assert any(detail in d for d in record.get("details") or []), record.get("details")
 
 
+@PLAN_A
 @pytest.mark.parametrize("check_id", list(_custom_ids()))
 def test_check_passes_on_real_stack(results, check_id: str) -> None:  # type: ignore[no-untyped-def]
     records = {res: r for (cid, res), r in results[REAL].items() if cid == check_id}
