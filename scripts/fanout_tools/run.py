@@ -134,6 +134,8 @@ class RunResult:
     child_history_events: int
     jobs: list[JobInfo]
     progress: Progress
+    map_runs: dict[str, dict[str, int]] = field(default_factory=dict)
+    children_visible: bool = True
 
 
 class Follower:
@@ -148,6 +150,8 @@ class Follower:
         self.history_events = 0
         self.child_history_events = 0
         self._child_done: dict[str, int] = {}
+        self.children_visible = True
+        self.map_runs: dict[str, dict[str, int]] = {}
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -184,9 +188,18 @@ class Follower:
         except Exception:
             return arns
         for run in runs:
+            try:
+                counts = self.sfn.describe_map_run(mapRunArn=run["mapRunArn"]).get("itemCounts", {})
+                self.map_runs[run["mapRunArn"]] = dict(counts)
+            except Exception:
+                pass
             kwargs: dict[str, Any] = {"mapRunArn": run["mapRunArn"]}
             while True:
-                page = self.sfn.list_executions(**kwargs)
+                try:
+                    page = self.sfn.list_executions(**kwargs)
+                except Exception:  # the sandbox (moto) cannot list a Map Run's children
+                    self.children_visible = False
+                    return arns
                 arns.extend(e["executionArn"] for e in page.get("executions", []))
                 if not page.get("nextToken"):
                     break
@@ -312,6 +325,8 @@ def follow(
         child_history_events=follower.child_history_events,
         jobs=list(follower.jobs.values()),
         progress=follower.progress(),
+        map_runs=follower.map_runs,
+        children_visible=follower.children_visible,
     )
 
 
@@ -335,10 +350,22 @@ def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> li
     lines = [
         f"execution: {result.execution_arn}",
         f"status: {result.status} in {result.seconds:.1f} s",
-        f"items: {p.total if p.total is not None else '?'} total, {p.succeeded} succeeded, {p.failed} failed",
+        f"items: {_or_dash(p.total, '?')} total, "
+        + (
+            f"{p.succeeded} succeeded, {p.failed} failed"
+            if result.children_visible or result.jobs
+            else "per-item results are in the Map Run's child executions"
+        ),
         f"history events: {result.history_events} (limit 25,000)"
         + (f"; child executions: {result.child_history_events}" if result.child_history_events else ""),
     ]
+    for arn, counts in result.map_runs.items():
+        lines.append(
+            f"map run {arn.rsplit(':', 2)[-2]}: {counts.get('succeeded', 0)}/{counts.get('total', 0)} child "
+            f"executions succeeded, {counts.get('failed', 0)} failed"
+        )
+    if not result.children_visible:
+        lines.append("  (this account cannot list a Map Run's child executions: their jobs are not shown)")
     if result.error:
         lines.append(f"error: {result.error}")
     if result.cause:
