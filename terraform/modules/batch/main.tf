@@ -16,7 +16,13 @@ locals {
   job_queue_name      = "${var.name}-queue"
   job_definition_name = "${var.name}-job"
   log_group_name      = "/aws/batch/${var.name}"
-  log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+  job_role_name       = "${var.name}-batch-job"
+  execution_role_name = "${var.name}-batch-execution"
+  # Role ARNs from names (known at plan time) so the job definition, and checkov's view of it, is
+  # complete in the plan; the job definition depends_on the roles so they exist first.
+  job_role_arn       = "arn:${local.partition}:iam::${local.account_id}:role/${local.job_role_name}"
+  execution_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${local.execution_role_name}"
+  log_group_arn      = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
   # The order matters: Batch applies the first matching condition. Infrastructure failures and the
   # listed exit codes are retried; any other exit code ends the job (the catch-all comes last).
@@ -30,8 +36,8 @@ locals {
     {
       image            = var.container_image
       command          = var.job_command
-      jobRoleArn       = aws_iam_role.job.arn
-      executionRoleArn = aws_iam_role.execution.arn
+      jobRoleArn       = local.job_role_arn
+      executionRoleArn = local.execution_role_arn
       resourceRequirements = [
         { type = "VCPU", value = tostring(var.job_vcpus) },
         { type = "MEMORY", value = tostring(var.job_memory_mib) },
@@ -62,6 +68,19 @@ data "aws_iam_policy_document" "batch_trust" {
     principals {
       type        = "Service"
       identifiers = ["batch.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only Batch acting for this account's resources may assume the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:*"]
     }
   }
 }
@@ -100,7 +119,7 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 
 # Used by the container agent to start the task: write the job's logs, nothing else.
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-batch-execution"
+  name               = local.execution_role_name
   description        = "ECS task execution role of the ${var.name} jobs (logs only)"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 
@@ -124,7 +143,7 @@ resource "aws_iam_role_policy" "execution" {
 # The role the job's code runs as. Array modes read their JSONL batch from S3; single-item modes
 # receive the item as a parameter and get no permissions at all.
 resource "aws_iam_role" "job" {
-  name               = "${var.name}-batch-job"
+  name               = local.job_role_name
   description        = "Role of the ${var.name} job containers"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 
@@ -295,6 +314,8 @@ resource "aws_batch_job_definition" "this" {
   timeout {
     attempt_duration_seconds = var.job_attempt_timeout_seconds
   }
+
+  depends_on = [aws_iam_role.job, aws_iam_role.execution]
 
   tags = var.tags
 }
