@@ -162,8 +162,25 @@ def _clients(endpoint: str, region: str) -> dict[str, Any]:
     }
 
 
-def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) -> Stack:
-    """Create the bench's resources in the sandbox (unique names, so runs never collide)."""
+# `true` ignores its arguments: the bench's figures are the orchestration's, not a workload's.
+CHEAP_COMMAND = ["true", "Ref::item"]
+
+
+def build_stack(
+    endpoint: str,
+    region: str,
+    zip_bytes: bytes,
+    modes: list[str],
+    *,
+    items_per_batch: int | None = None,
+    single_command: list[str] | None = None,
+    array_command: list[str] | None = None,
+) -> Stack:
+    """Create resources for ``modes`` in the sandbox (unique names, so runs never collide).
+
+    The real rendered definitions and the real generator zip; two job definitions, one per job kind
+    (``Ref::item`` for one job per item, ``Ref::items_uri`` for array children).
+    """
     from fanout_tools import render
 
     suffix = uuid.uuid4().hex[:8]
@@ -207,19 +224,22 @@ def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) 
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_name}],
     )["jobQueueArn"]
-    # `true` ignores its arguments: the figures are the orchestration's, not a workload's.
-    c["batch"].register_job_definition(
-        jobDefinitionName=env_name,
-        type="container",
-        parameters={"item": "{}", "items_uri": ""},
-        platformCapabilities=["FARGATE"],
-        containerProperties={
-            "image": "public.ecr.aws/amazonlinux/amazonlinux:2023-minimal",
-            "command": ["true", "Ref::item"],
-            "executionRoleArn": role_arn,
-            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
-        },
-    )
+    for suffix_kind, command in (("single", single_command), ("array", array_command)):
+        c["batch"].register_job_definition(
+            jobDefinitionName=f"{env_name}-{suffix_kind}",
+            type="container",
+            parameters={"item": "{}", "items_uri": "none"},
+            platformCapabilities=["FARGATE"],
+            containerProperties={
+                "image": "public.ecr.aws/amazonlinux/amazonlinux:2023-minimal",
+                "command": command or CHEAP_COMMAND,
+                "executionRoleArn": role_arn,
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "0.25"},
+                    {"type": "MEMORY", "value": "512"},
+                ],
+            },
+        )
     bucket = f"bench-{suffix}"
     c["s3"].create_bucket(Bucket=bucket)
     stack = Stack(c, endpoint, region, bucket, role_arn, queue_arn, env_name)
@@ -227,7 +247,8 @@ def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) 
     for design in modes:
         mode = "inline" if design == SAMPLE else design
         fn_name = f"bench-{design.replace('_', '-')}-{suffix}"
-        per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+        per_batch = items_per_batch or (ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH)
+        job_definition = f"{env_name}-{'array' if 'array' in mode else 'single'}"
         fn_arn = c["lambda"].create_function(
             FunctionName=fn_name,
             Runtime="python3.12",
@@ -249,7 +270,7 @@ def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) 
         stack.functions[design] = fn_arn
         sm_name = f"bench-{design.replace('_', '-')}-{suffix}"
         if design == SAMPLE:
-            definition = json.dumps(sample_definition(fn_arn, queue_arn, env_name))
+            definition = json.dumps(sample_definition(fn_arn, queue_arn, job_definition))
         else:
             definition = render.render_concrete(
                 mode,
@@ -262,7 +283,7 @@ def build_stack(endpoint: str, region: str, zip_bytes: bytes, modes: list[str]) 
                     "generator_function_arn": fn_arn,
                     "job_queue_name": env_name,
                     "job_queue_arn": queue_arn,
-                    "job_definition_name": env_name,
+                    "job_definition_name": job_definition,
                     "bucket_name": bucket if mode != "inline" else "",
                     "runs_prefix": "runs/",
                     "max_concurrency": 40 if mode in ("inline", "array") else 100,
