@@ -19,7 +19,6 @@ What is measured, and how (the README's "Benchmark" section shows a saved table)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -56,14 +55,9 @@ EXECUTION_TIMEOUT_SECONDS = 900
 
 def capacity_module() -> ModuleType:
     """``lambda/generator/capacity.py``: the one place the per-mode formulas live."""
-    path = lambda_dir() / "generator" / "capacity.py"
-    spec = importlib.util.spec_from_file_location("fanout_capacity", path)
-    if spec is None or spec.loader is None:  # pragma: no cover - file is in the repo
-        raise FanoutError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fanout_capacity", module)
-    spec.loader.exec_module(module)
-    return module
+    from fanout_tools import generator
+
+    return generator.load("capacity")
 
 
 def limits_json() -> dict[str, Any]:

@@ -272,6 +272,28 @@ def _json(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def check_input(target: Any, outputs: dict[str, Any], payload: Any) -> None:
+    """Refuse, before anything starts, an input the deployed generator would reject.
+
+    Runs the generator's own ``parse_input`` with the deployed function's environment (mode, batch
+    size, limits, max_items), so a request beyond the mode's capacity names the limit and the mode
+    that fits without starting an execution.
+    """
+    from fanout_tools import generator
+
+    handler = generator.load("handler")
+    config = target.client("lambda").get_function_configuration(
+        FunctionName=outputs["generator_function_name"]
+    )
+    env = (config.get("Environment") or {}).get("Variables") or {}
+    try:
+        handler.parse_input(payload, handler.Settings.from_env(env))
+    except (handler.InvalidInputError, handler.TooManyItemsError) as err:
+        raise ConfigError(
+            f"{type(err).__name__}: {err}", "nothing was started; change the input or the deployment"
+        ) from None
+
+
 def start_execution(
     target: Any, outputs: dict[str, Any], payload: dict[str, Any], name: str | None = None
 ) -> str:
@@ -441,6 +463,7 @@ def run(args: argparse.Namespace) -> int:
 
     target, outputs = deployed_outputs(args.target)
     payload = execution_input(args.items, args.input)
+    check_input(target, outputs, payload)
     arn = start_execution(target, outputs, payload, args.name)
     print(f"started {arn.rsplit(':', 1)[-1]} on {target.name} ({outputs.get('fanout_mode', '?')} mode)")
     live = not args.no_progress and sys.stdout.isatty()
