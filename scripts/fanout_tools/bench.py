@@ -364,6 +364,7 @@ def run_execution(stack: Stack, design: str, count: int) -> dict[str, Any]:
         "events": len(events),
         "transitions": sum(1 for e in events if e["type"].endswith("StateEntered")),
         "submits": submitted_jobs(stack) - before,
+        "output_bytes": len((sfn.describe_execution(executionArn=arn).get("output") or "").encode()),
     }
 
 
@@ -444,21 +445,20 @@ def bench(
     stack = build_stack(info.endpoint, region, Path(build.path).read_bytes(), designs)
 
     rows: list[Row] = []
-    per_item_measured: dict[str, dict[str, float]] = {}
+    capacities: dict[str, Any] = {}
     for design in designs:
         mode = "inline" if design == SAMPLE else design
         per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
         ceiling = LOCAL_RUN_CEILING[design] if run_ceiling is None else run_ceiling
         capacity = cap.capacity(mode, limits, items_per_batch=per_batch, item_bytes=len('{"index":999999}'))
         if design == SAMPLE:
-            # The sample keeps full .sync results (a few KB each) and has no ResultSelector.
+            # History bound until a run measures the sample's untrimmed .sync results (below).
+            history_cap = (limits["sfn_history_events"] - cap.PARENT_FIXED_EVENTS) // cap.ITEM_TASK_EVENTS
             capacity = cap.Capacity(
-                SAMPLE,
-                min((limits["sfn_history_events"] - cap.PARENT_FIXED_EVENTS) // cap.ITEM_TASK_EVENTS, 3_100),
-                "sfn_history_events",
-                "8 events per item; untrimmed job results (~2-4 KB each) fill 256 KiB after ~60-120 items",
+                SAMPLE, history_cap, "sfn_history_events", f"{cap.ITEM_TASK_EVENTS} events per item"
             )
-        for count in sizes:
+        capacities[design] = capacity
+        for count in sorted(sizes):
             row = Row(design, count)
             if count > capacity.max_items and design != SAMPLE:
                 row.status = "refused"
@@ -485,7 +485,18 @@ def bench(
                 row.events_per_item = _fmt((result["events"] + children) / count, modelled)
                 row.transitions_per_item = _fmt((result["transitions"] + child_transitions) / count, modelled)
                 row.submit_jobs_per_item = _fmt(result["submits"] / count)
-                per_item_measured[design] = {"events": result["events"], "count": count}
+                if design == SAMPLE and result["status"] == "SUCCEEDED":
+                    # No ResultSelector: the Map output keeps every job's full description.
+                    per_item = max(1, result["output_bytes"] // count)
+                    payload_cap = limits["sfn_payload_bytes"] // per_item
+                    if payload_cap < capacity.max_items:
+                        capacity = cap.Capacity(
+                            SAMPLE,
+                            payload_cap,
+                            "sfn_payload_bytes",
+                            f"untrimmed .sync results, {per_item:,} bytes per item (measured here)",
+                        )
+                        capacities[design] = capacity
                 if design == SAMPLE and count > capacity.max_items:
                     row.note = f"fails in AWS: {capacity.detail}"
             else:
@@ -501,17 +512,6 @@ def bench(
                     row.note = f"{capacity.binding_limit}: {capacity.detail}"
             rows.append(row)
             log.info("bench %s %s: %s", design, count, row)
-    capacities = {
-        d: (
-            cap.capacity(
-                "inline" if d == SAMPLE else d,
-                limits,
-                items_per_batch=ARRAY_ITEMS_PER_BATCH if "array" in d else ITEMS_PER_BATCH,
-                item_bytes=len('{"index":999999}'),
-            )
-        )
-        for d in designs
-    }
     write_report(rows, capacities, out)
     return rows
 
