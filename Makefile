@@ -15,6 +15,9 @@ STAMP        := $(VENV)/.installed
 TF_DIR       := terraform
 
 export TARGET
+# fmt needs no providers: an empty CLI config keeps it independent of ~/.terraformrc (and quiet when
+# TF_CLI_CONFIG_FILE names a missing file). Commands that need providers get the project's own config.
+TF_FMT       := TF_CLI_CONFIG_FILE=/dev/null terraform fmt
 
 .PHONY: help setup fmt fmt-check lint validate render package plan apply run destroy scan bench test clean lock sandbox-up sandbox-down
 
@@ -40,12 +43,12 @@ lock: ## re-pin requirements.lock from pyproject.toml (needs network access to P
 
 # --- code quality ---------------------------------------------------------------------------------
 fmt: $(STAMP) ## format Terraform and Python
-	terraform fmt -recursive $(TF_DIR)
+	$(TF_FMT) -recursive $(TF_DIR)
 	$(VENV)/bin/ruff format scripts lambda tests
 	$(VENV)/bin/ruff check --fix scripts lambda tests
 
 lint: $(STAMP) ## check formatting and lint without changing files
-	terraform fmt -check -recursive $(TF_DIR)
+	$(TF_FMT) -check -recursive $(TF_DIR)
 	$(VENV)/bin/ruff format --check scripts lambda tests
 	$(VENV)/bin/ruff check scripts lambda tests
 
