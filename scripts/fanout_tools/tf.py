@@ -147,7 +147,17 @@ class TerraformRunner:
             kw["backend_config"] = backend_config
         if reconfigure:
             kw["reconfigure"] = _flag()
-        self._run("init", **kw)
+        try:
+            self._run("init", **kw)
+        except TerraformError as err:
+            if find_provider_mirror() is None and "provider" in err.message.lower():
+                raise ToolMissingError(
+                    "terraform init could not install the hashicorp/aws provider: no local provider "
+                    f"mirror was found and the registry did not answer.\n{err.message}",
+                    "connect to the network, or set TF_PLUGIN_MIRROR to a folder that contains "
+                    f"{PROVIDER_SOURCE}/ (a Terraform filesystem mirror)",
+                ) from None
+            raise
 
     def _var_file_args(self) -> dict[str, object]:
         return {"var_file": [str(p) for p in self.var_files]} if self.var_files else {}

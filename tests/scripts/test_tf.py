@@ -1,0 +1,56 @@
+"""Terraform set-up: the provider comes from a local mirror when there is one, else the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fanout_tools import tf
+from fanout_tools.errors import ToolMissingError
+
+MODULE = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.100, < 7" }
+  }
+}
+"""
+
+
+@pytest.fixture(autouse=True)
+def private_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path / "runtime"))
+
+
+def test_a_mirror_named_by_the_environment_must_hold_the_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
+    with pytest.raises(ToolMissingError, match=r"has no registry\.terraform\.io/hashicorp/aws folder"):
+        tf.find_provider_mirror()
+
+
+def test_the_cli_config_uses_the_mirror_only_for_the_aws_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / tf.PROVIDER_SOURCE).mkdir(parents=True)
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
+    text = tf.cli_config_file().read_text()
+    assert f'path    = "{tmp_path}"' in text
+    assert 'direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]' in text
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", "none")
+    assert "provider_installation" not in tf.cli_config_file().read_text()
+
+
+def test_no_mirror_and_no_registry_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / "main.tf").write_text(MODULE)
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", "none")
+    # Whatever the machine's network, the registry is unreachable through a closed local port.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    runner = tf.TerraformRunner(workdir=module, data_dir=tmp_path / "data")
+    with pytest.raises(ToolMissingError) as caught:
+        runner.init()
+    assert "no local provider mirror was found" in caught.value.message
+    assert "TF_PLUGIN_MIRROR" in caught.value.hint
