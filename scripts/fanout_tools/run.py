@@ -112,6 +112,7 @@ class JobInfo:
     log_stream: str | None = None
     reason: str | None = None
     attempts: int = 0
+    work: str = ""  # what the job received: its item (Ref::item) or its batch (Ref::items_uri)
 
 
 @dataclass
@@ -241,6 +242,8 @@ class Follower:
                 info.log_stream = container.get("logStreamName")
                 info.reason = job.get("statusReason")
                 info.attempts = len(job.get("attempts") or [])
+                parameters = job.get("parameters") or {}
+                info.work = parameters.get("item") or parameters.get("items_uri") or ""
                 array = job.get("arrayProperties") or {}
                 if array.get("size"):
                     info.size = int(array["size"])
@@ -395,12 +398,12 @@ def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> li
         lines.append(f"cause: {cause}")
     ordered = sorted(result.jobs, key=lambda j: (j.status == "SUCCEEDED", _index(j.name), j.name))
     if ordered:
-        lines.append("jobs (job id, status, exit code, attempts, log):")
+        lines.append("jobs (name, job id, status, exit code, attempts, what it received, log):")
     for job in ordered[:SUMMARY_ROWS]:
         size = f" array x{job.size} {job.summary}" if job.size else ""
         lines.append(
             f"  {job.name or '-'}  {job.job_id}  {job.status}  exit={_or_dash(job.exit_code)}"
-            f"  attempts={job.attempts}{size}  {job_log(target, outputs, job)}"
+            f"  attempts={job.attempts}{size}  {_short(job.work)}  {job_log(target, outputs, job)}"
         )
         if job.status == "FAILED" and target.is_sandbox and not job.size:
             for line in _tail(Path(job_log(target, outputs, job))):
@@ -426,6 +429,10 @@ def _tail(path: Path, count: int = 4) -> list[str]:
         return path.read_text(errors="replace").splitlines()[-count:]
     except OSError:
         return []
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _or_dash(value: object, dash: str = "-") -> str:

@@ -123,6 +123,7 @@ def test_every_item_reaches_its_own_job_with_its_own_value(stack: Stack) -> None
         output = _job_output(stack, job)
         mine = [v for v in values if v in output]
         assert len(mine) == 1, f"job {job.job_id} saw {mine} in {output!r}"
+        assert mine[0] in job.work  # the Batch parameter the summary shows
         seen[mine[0]] = job.job_id
     assert sorted(seen) == sorted(values)  # every value went to exactly one job
     assert result.history_events > 0
