@@ -434,13 +434,31 @@ def bench(
     from fanout_tools import package
     from fanout_tools.sandbox import control
 
-    cap = capacity_module()
-    limits = limits_json()
     build = package.build(lambda_dir() / "generator", build_dir() / "generator.zip")
     zip_dir = Path(build.path).parent / "bench-generator-src"
     _extract(Path(build.path), zip_dir)
 
+    already_running = control.current() is not None
     info, _notes = control.up()
+    try:
+        return _bench_in(info, build, zip_dir, sizes, designs, out, run_executions, run_ceiling)
+    finally:
+        if not already_running:  # leave the sandbox as it was found
+            control.down()
+
+
+def _bench_in(
+    info: Any,
+    build: Any,
+    zip_dir: Path,
+    sizes: list[int],
+    designs: list[str],
+    out: Path,
+    run_executions: bool,
+    run_ceiling: int | None,
+) -> list[Row]:
+    cap = capacity_module()
+    limits = limits_json()
     region = "us-east-1"
     stack = build_stack(info.endpoint, region, Path(build.path).read_bytes(), designs)
 
