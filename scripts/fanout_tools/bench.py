@@ -329,7 +329,9 @@ def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
             return events
 
 
-def run_execution(stack: Stack, design: str, count: int) -> dict[str, Any]:
+def run_execution(
+    stack: Stack, design: str, count: int, timeout: float = EXECUTION_TIMEOUT_SECONDS
+) -> dict[str, Any]:
     sfn = stack.clients["stepfunctions"]
     before = submitted_jobs(stack)
     started = time.perf_counter()
@@ -342,7 +344,7 @@ def run_execution(stack: Stack, design: str, count: int) -> dict[str, Any]:
         status = sfn.describe_execution(executionArn=arn)["status"]
         if status != "RUNNING":
             break
-        if time.perf_counter() - started > EXECUTION_TIMEOUT_SECONDS:
+        if time.perf_counter() - started > timeout:
             sfn.stop_execution(executionArn=arn, error="BenchTimeout")
             status = "TIMED_OUT"
             break
@@ -430,6 +432,7 @@ def bench(
     out: Path,
     run_executions: bool = True,
     run_ceiling: int | None = None,
+    execution_timeout: float = EXECUTION_TIMEOUT_SECONDS,
 ) -> list[Row]:
     from fanout_tools import package
     from fanout_tools.sandbox import control
@@ -441,7 +444,9 @@ def bench(
     already_running = control.current() is not None
     info, _notes = control.up()
     try:
-        return _bench_in(info, build, zip_dir, sizes, designs, out, run_executions, run_ceiling)
+        return _bench_in(
+            info, build, zip_dir, sizes, designs, out, run_executions, run_ceiling, execution_timeout
+        )
     finally:
         if not already_running:  # leave the sandbox as it was found
             control.down()
@@ -456,6 +461,7 @@ def _bench_in(
     out: Path,
     run_executions: bool,
     run_ceiling: int | None,
+    execution_timeout: float,
 ) -> list[Row]:
     cap = capacity_module()
     limits = limits_json()
@@ -491,7 +497,7 @@ def _bench_in(
                 row.generator_seconds = _fmt(gen["seconds"])
                 row.generator_peak_mib = f"{gen['peak_mib']:.0f}"
             if run_executions and count <= ceiling:
-                result = run_execution(stack, design, count)
+                result = run_execution(stack, design, count, execution_timeout)
                 row.status = result["status"]
                 row.wall_seconds = _fmt(result["wall"])
                 children = 0
@@ -606,6 +612,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-ceiling", type=int, default=None, help="largest execution to run locally (default: per design)"
     )
+    parser.add_argument(
+        "--execution-timeout",
+        type=float,
+        default=EXECUTION_TIMEOUT_SECONDS,
+        help="stop an execution that runs longer than this many seconds (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -622,6 +634,13 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(f"unknown design(s) {unknown}", f"use {SAMPLE} and/or {', '.join(MODES)}")
     out = args.out or repo_root() / "reports" / "bench.md"
-    rows = bench(sizes, designs, out, run_executions=not args.no_executions, run_ceiling=args.run_ceiling)
+    rows = bench(
+        sizes,
+        designs,
+        out,
+        run_executions=not args.no_executions,
+        run_ceiling=args.run_ceiling,
+        execution_timeout=args.execution_timeout,
+    )
     sys.stdout.write(table(rows) + f"\n\nsaved: {out}\n")
     return 0
