@@ -117,6 +117,9 @@ class TerraformRunner:
     def _python_terraform(self):  # type: ignore[no-untyped-def]
         from python_terraform import Terraform
 
+        # It logs a WARNING for every non-zero exit, including plan's "changes present" (2);
+        # _check reports real failures with Terraform's own message.
+        logging.getLogger("python_terraform").setLevel(logging.ERROR)
         return Terraform(working_dir=str(self.workdir), terraform_bin_path=terraform_binary())
 
     def _check(self, verb: str, result: tuple[int | None, str, str], ok: tuple[int, ...] = (0,)) -> str:
