@@ -169,6 +169,7 @@ def build_stack(
     items_per_batch: int | None = None,
     single_command: list[str] | None = None,
     array_command: list[str] | None = None,
+    execution_timeout: float = EXECUTION_TIMEOUT_SECONDS,
 ) -> Stack:
     """Create resources for ``modes`` in the sandbox (unique names, so runs never collide).
 
@@ -282,7 +283,8 @@ def build_stack(
                     "runs_prefix": "runs/",
                     "max_concurrency": 40 if mode in ("inline", "array") else 100,
                     "items_per_batch": per_batch,
-                    "execution_timeout_seconds": EXECUTION_TIMEOUT_SECONDS,
+                    # The definition's own TimeoutSeconds: a local run is stopped by it, not by the poller.
+                    "execution_timeout_seconds": int(execution_timeout),
                 },
             )
         stack.state_machines[design] = c["stepfunctions"].create_state_machine(
@@ -466,7 +468,9 @@ def _bench_in(
     cap = capacity_module()
     limits = limits_json()
     region = "us-east-1"
-    stack = build_stack(info.endpoint, region, Path(build.path).read_bytes(), designs)
+    stack = build_stack(
+        info.endpoint, region, Path(build.path).read_bytes(), designs, execution_timeout=execution_timeout
+    )
 
     rows: list[Row] = []
     capacities: dict[str, Any] = {}
