@@ -11,6 +11,7 @@ resources (which role a policy belongs to, which role a state machine uses) from
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import re
@@ -317,8 +318,9 @@ class PlanCheck(BaseResourceCheck):
         self.details.extend(found)
         return CheckResult.FAILED if found else CheckResult.PASSED
 
+    @abc.abstractmethod
     def problems(self, index: PlanIndex, resource: Resource) -> list[str] | None:
-        raise NotImplementedError
+        """What is wrong with ``resource`` ([] = PASSED), or None when the check does not apply."""
 
 
 # --- role scopes -------------------------------------------------------------------------------
