@@ -64,6 +64,24 @@ def limits_json() -> dict[str, Any]:
     return json.loads((terraform_dir() / "aws_limits.json").read_text())
 
 
+def bench_items_per_batch(mode: str) -> int:
+    """Array modes batch as much as one array job holds; the others a child's worth."""
+    return ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+
+
+def generator_env(mode: str, items_per_batch: int, bucket: str | None) -> dict[str, str]:
+    """The generator's environment, as the generator module in Terraform sets it (FANOUT_*)."""
+    env = {
+        "FANOUT_MODE": mode,
+        "FANOUT_RUNS_PREFIX": "runs/",
+        "FANOUT_ITEMS_PER_BATCH": str(items_per_batch),
+        "FANOUT_LIMITS": json.dumps(limits_json()),
+    }
+    if bucket:
+        env["FANOUT_BUCKET"] = bucket
+    return env
+
+
 def sample_definition(function_arn: str, job_queue_arn: str, job_definition: str) -> dict[str, Any]:
     """The AWS sample's design (sfn-batch-facts.md §0), pointed at this stack's resources.
 
@@ -242,7 +260,7 @@ def build_stack(
     for design in modes:
         mode = "inline" if design == SAMPLE else design
         fn_name = f"bench-{design.replace('_', '-')}-{suffix}"
-        per_batch = items_per_batch or (ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH)
+        per_batch = items_per_batch or bench_items_per_batch(mode)
         job_definition = f"{env_name}-{'array' if 'array' in mode else 'single'}"
         fn_arn = c["lambda"].create_function(
             FunctionName=fn_name,
@@ -252,15 +270,7 @@ def build_stack(
             Code={"ZipFile": zip_bytes},
             Timeout=900,
             MemorySize=1024,
-            Environment={
-                "Variables": {
-                    "FANOUT_MODE": mode,
-                    "FANOUT_RUNS_PREFIX": "runs/",
-                    "FANOUT_ITEMS_PER_BATCH": str(per_batch),
-                    "FANOUT_LIMITS": json.dumps(limits_json()),
-                    **({"FANOUT_BUCKET": bucket} if mode != "inline" else {}),
-                }
-            },
+            Environment={"Variables": generator_env(mode, per_batch, bucket if mode != "inline" else None)},
         )["FunctionArn"]
         stack.functions[design] = fn_arn
         sm_name = f"bench-{design.replace('_', '-')}-{suffix}"
@@ -376,16 +386,10 @@ def measure_generator(stack: Stack | None, mode: str, count: int, zip_dir: Path)
     """Run the real handler in a fresh process; returns seconds and peak RSS (MiB) of that process."""
     from fanout_tools.sandbox.layout import clean_env, sandbox_credentials_env
 
-    per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
-    env = {
-        "FANOUT_MODE": mode,
-        "FANOUT_RUNS_PREFIX": "runs/",
-        "FANOUT_ITEMS_PER_BATCH": str(per_batch),
-        "FANOUT_LIMITS": json.dumps(limits_json()),
-    }
+    per_batch = bench_items_per_batch(mode)
+    env = generator_env(mode, per_batch, stack.bucket if stack is not None else None)
     if stack is not None:
         env.update(sandbox_credentials_env(int(stack.endpoint.rsplit(":", 1)[1]), stack.region))
-        env["FANOUT_BUCKET"] = stack.bucket
     event = {"input": {"count": count}, "execution_name": f"bench-gen-{mode}-{count}"}
     code = (
         "import json, resource, sys, time\n"
@@ -476,7 +480,7 @@ def _bench_in(
     capacities: dict[str, Any] = {}
     for design in designs:
         mode = "inline" if design == SAMPLE else design
-        per_batch = ARRAY_ITEMS_PER_BATCH if "array" in mode else ITEMS_PER_BATCH
+        per_batch = bench_items_per_batch(mode)
         ceiling = LOCAL_RUN_CEILING[design] if run_ceiling is None else run_ceiling
         capacity = cap.capacity(mode, limits, items_per_batch=per_batch, item_bytes=len('{"index":999999}'))
         if design == SAMPLE:
