@@ -42,15 +42,17 @@ lock: ## re-pin requirements.lock from pyproject.toml (needs network access to P
 	  .venv-lock/bin/pip freeze --exclude-editable | sort ) > requirements.lock && rm -rf .venv-lock
 
 # --- code quality ---------------------------------------------------------------------------------
-fmt: $(STAMP) ## format Terraform and Python
+fmt: $(STAMP) ## format Terraform and Python; regenerate the README's variable tables
 	$(TF_FMT) -recursive $(TF_DIR)
 	$(VENV)/bin/ruff format scripts lambda tests
 	$(VENV)/bin/ruff check --fix scripts lambda tests
+	$(FANOUT) docs
 
 lint: $(STAMP) ## check formatting and lint without changing files
 	$(TF_FMT) -check -recursive $(TF_DIR)
 	$(VENV)/bin/ruff format --check scripts lambda tests
 	$(VENV)/bin/ruff check scripts lambda tests
+	$(FANOUT) docs --check
 
 validate: $(STAMP) ## terraform validate every module (offline)
 	$(FANOUT) validate

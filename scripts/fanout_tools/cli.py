@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
     "bench": ("fanout_tools.bench", "benchmark every fan-out mode beside the AWS sample design"),
     "scan": ("fanout_tools.scan", "checkov compliance scan (offline): source and plan, reports/"),
+    "docs": ("fanout_tools.docs", "write the README's variable and output tables (--check: fail if stale)"),
 }
 
 
