@@ -4,7 +4,10 @@ Standard library only: the generator Lambda imports it, and the tooling (``fanou
 loads this same file by path, so the formula lives in one place.
 
 The event counts are those of the rendered ASL (templates/asl/): every number below names the history
-events of one structure (see sfn-batch-facts.md 1.2 for the per-event breakdown of a ``.sync`` task).
+events of one structure. Event types:
+https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html; an inline Map adds
+its iterations' events to the parent's history:
+https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html
 ``limits`` is the content of ``terraform/aws_limits.json`` (the Lambda receives it as env FANOUT_LIMITS).
 """
 

@@ -96,12 +96,16 @@ def moto_parse(text: str) -> None:
     except ASLParserException as err:
         raise InvalidDefinitionError(
             f"moto's ASL parser rejects the definition: {'; '.join(err.errors)}",
-            "see ../shared/reference/toolchain.md item 7 for what it accepts",
+            "moto's ASL grammar is older than AWS's: it rejects ItemBatcher, ItemReader InputType JSONL "
+            "and an integer ToleratedFailurePercentage (5.0 parses; InputType JSON and CSV, ResultWriter, "
+            "Label and MaxConcurrency parse)",
         ) from None
     except Exception as err:  # the preprocessor raises plain errors, e.g. for an unknown InputType
         raise InvalidDefinitionError(
             f"moto's ASL parser rejects the definition: {type(err).__name__}: {err}",
-            "see ../shared/reference/toolchain.md item 7 for what it accepts",
+            "moto's ASL grammar is older than AWS's: it rejects ItemBatcher, ItemReader InputType JSONL "
+            "and an integer ToleratedFailurePercentage (5.0 parses; InputType JSON and CSV, ResultWriter, "
+            "Label and MaxConcurrency parse)",
         ) from None
     finally:
         quiet.setLevel(level)

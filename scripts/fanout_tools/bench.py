@@ -83,7 +83,9 @@ def generator_env(mode: str, items_per_batch: int, bucket: str | None) -> dict[s
 
 
 def sample_definition(function_arn: str, job_queue_arn: str, job_definition: str) -> dict[str, Any]:
-    """The AWS sample's design (sfn-batch-facts.md §0), pointed at this stack's resources.
+    """The AWS sample's design, pointed at this stack's resources.
+
+    The sample: https://docs.aws.amazon.com/step-functions/latest/dg/sample-batch-fan-out.html
 
     Unchanged: legacy Iterator and Map Parameters, no MaxConcurrency, no Retry, no ResultSelector, every job
     identical. One adaptation: our generator returns ``{"items": [...]}``, so OutputPath takes

@@ -26,7 +26,8 @@ from fanout_tools.paths import templates_dir, terraform_dir
 
 MODES = ("inline", "array", "distributed", "distributed_array")
 DISTRIBUTED_MODES = ("distributed", "distributed_array")
-# Template variables: Terraform must pass exactly these to both templates (CONTRACT.md).
+# Template variables: Terraform must pass exactly these to both templates (local.template_vars in
+# terraform/modules/state_machine/main.tf).
 STRING_VARIABLES = (
     "partition",
     "region",

@@ -35,7 +35,7 @@ from fanout_tools.paths import repo_root, terraform_dir
 
 CHECKS_DIR = Path(__file__).with_name("checks")
 
-# Built-in checks that apply to this stack's resource types (toolchain.md, "checkov 3.3.30").
+# Built-in checks of checkov 3.3.30 that apply to this stack's resource types (`checkov --list`).
 BUILTIN_CHECKS: dict[str, str] = {
     "CKV_AWS_284": "Step Functions: X-Ray tracing",
     "CKV_AWS_285": "Step Functions: execution history logging",

@@ -52,7 +52,7 @@ def test_modes_that_fit_fifty_thousand_excludes_inline(limits):
 
 
 def test_history_events_match_the_measured_seed_rate_for_inline():
-    # toolchain.md: 100 items -> 811 events with the seed's design (8 per item + 11 fixed)
+    # Measured in the sandbox: 100 items -> 811 events with the AWS sample's design (8 per item + 11 fixed)
     assert capacity.history_events("inline", 100) == {"parent": 811, "children": 0}
     assert capacity.history_events("array", 25_000, items_per_batch=10_000)["parent"] == 11 + 3 * 10
     assert capacity.history_events("distributed_array", 1_000_000, items_per_batch=10_000) == {

@@ -1,7 +1,8 @@
 """Every Batch job in the sandbox really runs its job definition's command (on the host, no Docker).
 
-moto without Docker (toolchain.md gap 6) marks a job SUCCEEDED without running anything. This
-module replaces ``BatchSimpleBackend.submit_job``: each job (or array child) is queued on a bounded
+moto without Docker (``{"batch": {"use_docker": false}}``) marks a job SUCCEEDED without running
+anything.
+This module replaces ``BatchSimpleBackend.submit_job``: each job (or array child) is queued on a bounded
 worker pool and runs as a subprocess with
 
 - the job definition's command (or the SubmitJob override), every whole-argument ``Ref::name``

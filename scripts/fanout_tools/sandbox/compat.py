@@ -1,4 +1,4 @@
-"""The ONE place where the sandbox fills moto 5.2.5's gaps (see ../shared/reference/toolchain.md).
+"""The ONE place where the sandbox fills moto 5.2.5's gaps (README: "The local sandbox account").
 
 Each gap is one named function with a docstring citing the gap number; :func:`apply_all` installs
 them all and is called by the sandbox server before it starts serving. Every function here has a
@@ -258,7 +258,7 @@ def set_callback_port(port: int) -> None:
     os.environ["MOTO_PORT"] = str(port)
 
 
-# --- found here (not in toolchain.md's list): States.* errors inside an inline Map iteration -------
+# --- gap 10: States.* errors inside an inline Map iteration ----------------------------------------
 
 
 def keep_states_errors_in_map_iterations() -> None:

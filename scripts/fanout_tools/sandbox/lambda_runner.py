@@ -1,7 +1,8 @@
 """Every Lambda invoke in the sandbox runs the deployed zip's real handler (not moto's canned answer).
 
-moto without Docker (toolchain.md gap 5) answers an invoke with a queued canned result. This module
-replaces that: the function's zip is taken from moto's backend, extracted once per code hash, and
+moto without Docker (``{"lambda": {"use_docker": false}}``) answers an invoke with a queued canned
+result. This module replaces that: the function's zip is taken from moto's backend, extracted once
+per code hash, and
 the handler runs in a subprocess (:mod:`fanout_tools.sandbox.lambda_bootstrap`) with the function's
 environment variables, the sandbox endpoint and fake credentials. An unhandled exception comes back
 as AWS Lambda returns it: ``X-Amz-Function-Error: Unhandled`` and the payload
