@@ -288,7 +288,10 @@ def _manifest_result(settings: Settings, count: int, batches: int, key: str) -> 
 def write_jsonl_batches(
     encoded: Iterable[str], settings: Settings, s3: Any, run_prefix: str
 ) -> Iterator[tuple[int, str, int]]:
-    """Write JSONL objects of at most items_per_batch lines; yields (batch, key, size) as each completes."""
+    """Write JSONL objects of at most items_per_batch lines, each with its offset index (``batches``);
+    yields (batch, key, size) once both are written."""
+    import batches
+
     per_batch = min(settings.items_per_batch, int(settings.limits["batch_array_size_max"]))
     iterator = iter(encoded)
     k = 0
@@ -298,14 +301,23 @@ def write_jsonl_batches(
             return
         key = f"{run_prefix}items/batch-{k:06d}.jsonl"
         size = 0
+        index = batches.OffsetIndex()
         with S3StreamWriter(s3, settings.bucket, key, content_type="application/x-ndjson") as out:
             text: str | None = first
             while text is not None:
-                out.write(text.encode() + b"\n")
+                line = text.encode() + b"\n"
+                out.write(line)
+                index.add(len(line))
                 size += 1
                 if size == per_batch:
                     break
                 text = next(iterator, None)
+        s3.put_object(
+            Bucket=settings.bucket,
+            Key=batches.index_key(key),
+            Body=index.to_bytes(),
+            ContentType=batches.CONTENT_TYPE,
+        )
         yield k, key, size
         k += 1
 
