@@ -5,8 +5,16 @@ The zip's bytes are a pure function of the source content: entries sorted by pat
 DEFLATE level 9 (the same zlib gives the same bytes). A checkout in another directory, with other mtimes,
 umask or file modes, gives the same zip and so the same ``source_code_hash``: no needless Lambda update.
 
-If ``requirements.txt`` exists and names packages, they are installed (pinned ``==`` only) with
-``pip install --no-compile --target`` into a temporary directory and zipped with the source.
+If ``requirements.txt`` exists and names packages, every one pinned with ``==`` and ``--hash``, exactly
+those are installed for the Lambda runtime (python3.12, x86_64: ``pip install --no-deps --require-hashes
+--no-compile --target`` with ``--platform manylinux2014_x86_64 --only-binary=:all:``) and zipped at the
+root beside the source. The file lists the whole closure (``--no-deps``), so pip resolves nothing. The
+install is cached under ``.fanout/build/deps/<key>``, the key a sha256 of the requirements file and the
+install options, so a rebuild with unchanged requirements never reaches PyPI. Only the wheels' own files
+are zipped: console scripts (``bin/``, whose shebang names the building interpreter) and the files pip
+writes about the installation (``*.dist-info/RECORD``, ``INSTALLER``, ``REQUESTED``, ``direct_url.json``)
+are left out, so the dependencies' bytes, like the source's, depend on content only.
+https://docs.aws.amazon.com/lambda/latest/dg/python-package.html
 
 A content hash (sha256 over relative paths + bytes + :data:`PACKAGER_VERSION`) is stored beside the zip
 (``generator.zip.sha256``); when it matches and the zip is intact, the build is a no-op (the zip is not
@@ -31,7 +39,7 @@ from pathlib import Path
 from fanout_tools.errors import ConfigError, FanoutError
 from fanout_tools.paths import build_dir, lambda_dir
 
-PACKAGER_VERSION = "1"
+PACKAGER_VERSION = "2"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 DIR_MODE = 0o040755
@@ -39,6 +47,21 @@ COMPRESS_LEVEL = 9
 EXCLUDED_DIRS = {"__pycache__"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 REQUIREMENTS = "requirements.txt"
+# The function's runtime and architecture (terraform/modules/generator: python3.12, x86_64).
+# https://docs.aws.amazon.com/lambda/latest/dg/python-package.html#python-package-native-libraries
+PIP_TARGET_OPTIONS = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
+    "--only-binary=:all:",
+)
+PIP_OPTIONS = ("--no-deps", "--require-hashes", "--no-compile", *PIP_TARGET_OPTIONS)
+DEPS_CACHE = "deps"
+# Written by pip at install time, not part of the wheel (https://packaging.python.org/en/latest/specifications/recording-installed-packages/).
+INSTALL_RECORDS = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 
 class PackageError(FanoutError):
@@ -80,23 +103,35 @@ def content_hash(files: list[tuple[str, Path]]) -> str:
 
 
 def requirements(source: Path) -> list[str]:
-    """Pinned requirement lines of ``requirements.txt`` (empty when absent or only comments)."""
+    """The ``name==version`` of every requirement in ``requirements.txt`` (empty when absent or only
+    comments). Each must be pinned with ``==`` and carry at least one ``--hash``."""
     path = source / REQUIREMENTS
     if not path.exists():
         return []
-    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-    lines = [line for line in lines if line]
-    unpinned = [line for line in lines if "==" not in line]
+    text = path.read_text().replace("\\\n", " ")  # join continuation lines
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    specs = [line.split()[0] for line in lines if line]
+    unpinned = [spec for spec in specs if "==" not in spec]
     if unpinned:
         raise ConfigError(
             f"{path} has unpinned requirements: {', '.join(unpinned)}",
             "pin every package with == so builds are reproducible",
         )
-    return lines
+    unhashed = [line.split()[0] for line in lines if line and "--hash=" not in line]
+    if unhashed:
+        raise ConfigError(
+            f"{path} has requirements without --hash: {', '.join(unhashed)}",
+            "add the wheel's hash (`pip download --no-deps` with the packager's --platform options, "
+            "then `pip hash`), so pip installs exactly that file",
+        )
+    return specs
 
 
-def build(source: Path, dest: Path, force: bool = False) -> BuildResult:
-    """Build ``dest`` from ``source`` unless its stored content hash already matches."""
+def build(source: Path, dest: Path, force: bool = False, deps_cache: Path | None = None) -> BuildResult:
+    """Build ``dest`` from ``source`` unless its stored content hash already matches.
+
+    ``deps_cache``: where installed requirements are kept between builds (default ``.fanout/build/deps``).
+    """
     started = time.perf_counter()
     files = source_files(source)
     wanted = content_hash(files)
@@ -112,13 +147,10 @@ def build(source: Path, dest: Path, force: bool = False) -> BuildResult:
                 dest, len(data), _b64(data), wanted, changed=False, seconds=time.perf_counter() - started
             )
     entries = [(rel, path) for rel, path in files if rel != REQUIREMENTS]
-    with tempfile.TemporaryDirectory(prefix="fanout-pkg-") as tmp:
-        pins = requirements(source)
-        if pins:
-            deps = Path(tmp) / "deps"
-            _pip_install(pins, deps)
-            entries += source_files(deps)
-        data = _zip_bytes(entries)
+    if requirements(source):
+        deps = installed_requirements(source / REQUIREMENTS, deps_cache or build_dir() / DEPS_CACHE)
+        entries += dependency_files(deps)
+    data = _zip_bytes(entries)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(dest, data)
     _atomic_write(
@@ -163,24 +195,62 @@ def _zip_bytes(entries: list[tuple[str, Path]]) -> bytes:
         return buffer.read()
 
 
-def _pip_install(pins: list[str], target: Path) -> None:
+def installed_requirements(requirements_file: Path, cache: Path) -> Path:
+    """The folder the requirements are installed in, reused while the file and the options are unchanged.
+
+    A new key is installed into a temporary folder beside the cache entry and renamed into place, so a
+    cache entry is always complete, and two builds at once at worst both install it.
+    """
+    key = hashlib.sha256(
+        "\0".join([PACKAGER_VERSION, *PIP_OPTIONS, ""]).encode() + requirements_file.read_bytes()
+    ).hexdigest()[:32]
+    target = cache / key
+    if target.is_dir():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=cache) as tmp:
+        staged = Path(tmp) / "site"
+        _pip_install(requirements_file, staged)
+        try:
+            staged.rename(target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent build that finished first
+                raise
+    return target
+
+
+def dependency_files(deps: Path) -> list[tuple[str, Path]]:
+    """The installed requirements' files to zip: the wheels' files, without console scripts and pip's
+    installation records."""
+    return [(rel, path) for rel, path in source_files(deps) if not _install_artifact(rel)]
+
+
+def _install_artifact(rel: str) -> bool:
+    parts = rel.split("/")
+    if parts[0] == "bin":
+        return True
+    return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in INSTALL_RECORDS
+
+
+def _pip_install(requirements_file: Path, target: Path) -> None:
     command = [
         sys.executable,
         "-m",
         "pip",
         "install",
-        "--no-compile",
         "--disable-pip-version-check",
         "--no-cache-dir",
+        *PIP_OPTIONS,
         "--target",
         str(target),
-        *pins,
+        "--requirement",
+        str(requirements_file),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackageError(
-            f"pip could not install {', '.join(pins)}: {done.stderr.strip()[-500:]}",
-            "check the pins in lambda/generator/requirements.txt and that PyPI is reachable",
+            f"pip could not install {requirements_file}: {done.stderr.strip()[-800:]}",
+            "check the pins and hashes in lambda/generator/requirements.txt and that PyPI is reachable",
         )
 
 
