@@ -25,13 +25,15 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 # --- set-up ---------------------------------------------------------------------------------------
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock scripts/asl-validator/package-lock.json
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $$($(PYTHON) --version) is too old; install Python >= 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	@command -v terraform >/dev/null || { echo "error: terraform not found on PATH; install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)" >&2; exit 2; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: node/npm not found on PATH; install Node.js >= 18 with npm (https://nodejs.org/en/download): AWS's ASL language service validates the definitions" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	cd scripts/asl-validator && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create the virtualenv and install the pinned dependencies

@@ -51,9 +51,10 @@ NUMBER_VARIABLES = (
     "batch_api_retry_backoff_rate",
     "batch_api_retry_max_delay_seconds",
 )
-# Rendered with a decimal point whatever Terraform passes (moto's parser rejects an integer
-# ToleratedFailurePercentage; statelint wants a float BackoffRate).
-FLOAT_VARIABLES = ("tolerated_failure_percentage", "batch_api_retry_backoff_rate")
+# Rendered with a decimal point whatever Terraform passes (statelint wants a float BackoffRate).
+# ToleratedFailurePercentage is NOT one: AWS's ASL schema wants an integer there (the sandbox's
+# compat layer lets moto's parser accept it).
+FLOAT_VARIABLES = ("batch_api_retry_backoff_rate",)
 FLOAT_FORMAT = "%.2f"
 # Concurrency of the inline Map inside each Distributed Map child (distributed mode), fixed at render
 # time: total in-flight jobs = max_concurrency x this.
@@ -62,7 +63,7 @@ DEFAULT_INNER_MAX_CONCURRENCY = 10
 DEFAULT_NUMBERS: dict[str, int | float] = {
     "max_concurrency": 10,
     "items_per_batch": 1000,
-    "tolerated_failure_percentage": 0.0,
+    "tolerated_failure_percentage": 0,
     "execution_timeout_seconds": 86400,
     "batch_api_retry_max_attempts": 8,
     "batch_api_retry_interval_seconds": 2,

@@ -1,5 +1,8 @@
 """``fanout validate``: ``terraform init -backend=false`` + ``terraform validate`` for the root
-module and every module under ``terraform/modules/``, offline, with the project's CLI config.
+module and every module under ``terraform/modules/``, offline, with the project's CLI config; then
+every committed state-machine definition (one per mode, rendered with concrete ARNs) through AWS's
+own ASL language service, statelint, moto's parser and the ARN provenance check
+(:func:`definition_problems`, see :mod:`fanout_tools.asl_validate`).
 
 Each module is validated in a private copy of the Terraform tree, so nothing (``.terraform/``,
 lock files) is written into the checkout, and modules are checked in parallel.
@@ -135,6 +138,27 @@ def validate_tree(
             return list(pool.map(lambda n: _validate_one(copy_root, n, env), names))
 
 
+def definition_problems() -> dict[str, list[str]]:
+    """Problems of each mode's committed ``<mode>.asl.json.tftpl`` ([] = valid).
+
+    Each is filled the way Terraform's ``templatefile()`` fills it, with the provenance render's values
+    (every ARN concrete, from sentinel partition/region/account), and all modes go through AWS's ASL
+    language service in one run.
+    """
+    from fanout_tools import asl_validate, render
+
+    variants: dict[str, tuple[str, str]] = {}
+    for mode in render.MODES:
+        path = render.definitions_dir() / f"{mode}.asl.json.tftpl"
+        try:
+            template = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"{path} is missing", "run `fanout render` and commit the result") from None
+        values = {**render.sentinel_strings(), **render.DEFAULT_NUMBERS}
+        variants[mode] = (template, render.render_concrete(mode, values, template))
+    return asl_validate.problems(variants, render.SENTINELS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "modules",
@@ -162,4 +186,17 @@ def run(args: argparse.Namespace) -> int:
             f"terraform validate failed for: {', '.join(failed)}",
             "fix the files and lines named above, then run `make validate` again",
         )
+    if not args.modules or "state_machine" in args.modules:
+        bad = []
+        for mode, messages in definition_problems().items():
+            print(f"{'ok' if not messages else 'FAILED':6} definition {mode}")
+            for message in messages:
+                print(f"       error: {message}")
+            if messages:
+                bad.append(mode)
+        if bad:
+            raise ConfigError(
+                f"state-machine definitions failed validation: {', '.join(bad)}",
+                "fix templates/asl/, run `fanout render`, then `make validate` again",
+            )
     return 0

@@ -1,11 +1,13 @@
-"""ASL validation: what statelint and moto's parser accept (pinned: an upgrade that changes it fails)."""
+"""ASL validation: what AWS's ASL language service, statelint and moto's parser accept (pinned: an
+upgrade that changes it fails)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from fanout_tools import asl_validate, render
+from fanout_tools import asl_validate, render, validate
+from fanout_tools.errors import ToolMissingError
 
 SENTINEL_VALUES = render.sentinel_strings()
 
@@ -17,12 +19,12 @@ def distributed_definition(**changes) -> dict:
     return definition
 
 
-def test_statelint_still_reports_its_three_known_false_positives():
+def test_statelint_still_reports_its_two_known_false_positives():
     """If statelint learns these fields, drop the allowlist in asl_validate (this test will say so)."""
     from statelint.linter import Linter
 
     raw = Linter.validate(distributed_definition())
-    assert len(raw) == 3, raw
+    assert len(raw) == 2, raw
     assert all(any(fp.search(p) for fp in asl_validate.STATELINT_FALSE_POSITIVES) for p in raw)
     assert asl_validate.lint(distributed_definition()) == []
 
@@ -33,17 +35,103 @@ def test_statelint_findings_outside_the_allowlist_still_fail():
     assert any("StartAt" in p for p in asl_validate.lint(definition))
 
 
-@pytest.mark.parametrize(
-    ("changes", "why"),
-    [
-        ({"ToleratedFailurePercentage": 5}, "integer percentage (5.0 parses)"),
-        ({"ItemBatcher": {"MaxItemsPerBatch": 10}}, "ItemBatcher"),
-    ],
-)
-def test_moto_parser_rejects_what_the_templates_avoid(changes, why):
-    text = json.dumps(distributed_definition(**changes))
+def test_moto_parser_rejects_what_the_templates_avoid():
+    text = json.dumps(distributed_definition(ItemBatcher={"MaxItemsPerBatch": 10}))
     with pytest.raises(asl_validate.InvalidDefinitionError, match="moto's ASL parser rejects"):
         asl_validate.moto_parse(text)
+
+
+def test_moto_parser_accepts_an_integer_percentage_as_the_sandbox_runs_it():
+    """Bare moto rejects ToleratedFailurePercentage 5 (compat gap 13); the check parses as the sandbox."""
+    definition = distributed_definition(ToleratedFailurePercentage=5)
+    assert isinstance(definition["States"]["FanOut"]["ToleratedFailurePercentage"], int)
+    asl_validate.moto_parse(json.dumps(definition))
+
+
+# --- AWS's ASL language service ---------------------------------------------------------------
+
+
+def test_language_service_accepts_every_committed_mode_with_concrete_arns():
+    assert validate.definition_problems() == {mode: [] for mode in render.MODES}
+
+
+def test_rendered_percentages_are_integers():
+    for mode in render.DISTRIBUTED_MODES:
+        for value in (0, 5, 100):
+            text = render.render_concrete(mode, {**SENTINEL_VALUES, "tolerated_failure_percentage": value})
+            assert f'"ToleratedFailurePercentage": {value},' in text
+            assert json.loads(text)["States"]["FanOut"]["ToleratedFailurePercentage"] == value
+
+
+def broken(mode: str, old: str, new: str) -> tuple[str, str]:
+    template = render.render_template(mode)
+    concrete = render.render_concrete(mode, {**SENTINEL_VALUES}, template)
+    assert old in concrete
+    return template, concrete.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("mode", "old", "new", "message"),
+    [
+        (
+            "inline",
+            '"Next": "FanOut"',
+            '"Next": "Nowhere"',
+            'The value of "Next" property must be the name of an existing state',
+        ),
+        (
+            "distributed",
+            '"ToleratedFailurePercentage": 0,',
+            '"ToleratedFailurePercentage": 0.00,',
+            "Incorrect type. Expected one of integer, JSONata expression",
+        ),
+        (
+            "distributed_array",
+            '"ToleratedFailurePercentage": 0,',
+            '"ToleratedFailurePercentage": 12.5,',
+            "Incorrect type. Expected one of integer, JSONata expression",
+        ),
+    ],
+)
+def test_language_service_fails_a_broken_next_and_a_float_percentage(mode, old, new, message):
+    template, concrete = broken(mode, old, new)
+    (diagnostic, *_) = asl_validate.language_service({mode: concrete})[mode]
+    assert message in diagnostic["message"]
+    assert diagnostic["severity"] == "error"
+    with pytest.raises(asl_validate.InvalidDefinitionError, match="AWS's ASL language service") as caught:
+        asl_validate.validate(template, concrete, render.SENTINELS)
+    assert message in str(caught.value) and f"at `{new.split(': ')[1].rstrip(',')}`" in str(caught.value)
+
+
+def test_a_diagnostic_of_any_severity_fails(monkeypatch):
+    template, concrete = broken("inline", '"Type": "Pass",', '"Type": "Pass",')
+    warning = {"severity": "warning", "message": "a hint", "line": 1, "character": 1, "text": "{"}
+    monkeypatch.setattr(asl_validate, "language_service", lambda texts: {n: [warning] for n in texts})
+    problems = asl_validate.problems({"inline": (template, concrete)}, render.SENTINELS)["inline"]
+    assert problems == ["AWS's ASL language service: inline:1:1: a hint (at `{`)"]
+
+
+def test_language_service_without_node_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(asl_validate.shutil, "which", lambda name: None)
+    with pytest.raises(ToolMissingError, match="node not found") as caught:
+        asl_validate.language_service({"x": "{}"})
+    assert "install Node.js" in caught.value.hint
+
+
+def test_language_service_not_installed_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(asl_validate, "language_service_dir", lambda: tmp_path)
+    with pytest.raises(ToolMissingError, match="not installed") as caught:
+        asl_validate.language_service({"x": "{}"})
+    assert "make setup" in caught.value.hint
+
+
+def test_language_service_versions_are_pinned_by_the_committed_lockfile():
+    folder = asl_validate.language_service_dir()
+    package = json.loads((folder / "package.json").read_text())
+    lock = json.loads((folder / "package-lock.json").read_text())
+    for name, version in package["dependencies"].items():
+        assert version[0].isdigit(), f"{name} must be pinned exactly, not {version}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
 def test_moto_parser_rejects_jsonl_reader():

@@ -51,7 +51,7 @@ def validate_definition(definition: str) -> dict[str, Any]:
             [{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(err), "location": "/"}]
         )
     try:
-        AmazonStateLanguageParser.parse(definition)
+        AmazonStateLanguageParser.parse(integer_percentages_as_floats(definition))
     except ASLParserException as err:
         for message in err.errors or ["the ASL parser rejected the definition"]:
             # antlr lists every token it would have accepted; keep the message readable
@@ -351,6 +351,63 @@ def conditional_deny_needs_its_condition() -> None:
     patch_attribute(IAMPolicyStatement, "is_action_permitted", is_action_permitted)
 
 
+# --- ToleratedFailurePercentage: AWS's schema wants an integer, moto's grammar a float -------------
+
+
+def integer_percentages_as_floats(definition: str) -> str:
+    """The definition with every integer ``ToleratedFailurePercentage`` written as a float (``5`` -> ``5.0``).
+
+    The same percentage, in the form moto's grammar parses. Text that is not JSON, or has no integer
+    percentage, is returned unchanged (so the parser reports its own errors at their own positions).
+    """
+    if "ToleratedFailurePercentage" not in definition:
+        return definition
+    try:
+        parsed = json.loads(definition)
+    except ValueError:
+        return definition
+    changed = False
+
+    def walk(node: Any) -> None:
+        nonlocal changed
+        if isinstance(node, dict):
+            value = node.get("ToleratedFailurePercentage")
+            if isinstance(value, int) and not isinstance(value, bool):
+                node["ToleratedFailurePercentage"] = float(value)
+                changed = True
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(parsed)
+    return json.dumps(parsed) if changed else definition
+
+
+def accept_integer_tolerated_failure_percentage() -> None:
+    """Gap 13: moto's ASL parser rejects an integer ``ToleratedFailurePercentage`` (``5`` is a parse
+    error, ``5.0`` parses), while AWS's own ASL language service rejects the float ("Incorrect type.
+    Expected one of integer, JSONata expression."). The field is a percentage 0-100
+    (https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html); the stack
+    deploys the integer AWS's schema wants, so the sandbox must accept it. Every parse (creating a
+    state machine, running an execution, ValidateStateMachineDefinition) now sees the same
+    percentage as a float: :func:`integer_percentages_as_floats`.
+    """
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    current = AmazonStateLanguageParser.__dict__["parse"]
+    if getattr(getattr(current, "__func__", None), "_fanout_sandbox", False):
+        return
+    original = current.__func__
+
+    def parse(definition: str) -> Any:
+        return original(integer_percentages_as_floats(definition))
+
+    parse._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(AmazonStateLanguageParser, "parse", staticmethod(parse))
+
+
 # --- all of them ----------------------------------------------------------------------------------
 
 
@@ -373,3 +430,4 @@ def apply_all(port: int) -> None:
     keep_states_errors_in_map_iterations()
     make_describe_jobs_thread_safe()
     conditional_deny_needs_its_condition()
+    accept_integer_tolerated_failure_percentage()

@@ -298,6 +298,59 @@ def test_gap12_a_tls_only_bucket_policy_does_not_deny_everything() -> None:
             s3.put_object(Bucket="runs", Key="secret/x.json", Body=b"{}")
 
 
+# --- gap 13 ---------------------------------------------------------------------------------------
+
+
+def _distributed_map(percentage: float) -> dict[str, Any]:
+    return {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Item",
+                    "States": {"Item": {"Type": "Pass", "End": True}},
+                },
+                "ToleratedFailurePercentage": percentage,
+                "End": True,
+            }
+        },
+    }
+
+
+def test_gap13_an_integer_tolerated_failure_percentage_parses(
+    sandbox_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's schema wants an integer ToleratedFailurePercentage; unpatched moto accepts only a float."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    key = (AmazonStateLanguageParser, "parse")  # as released, whatever ran in this process before
+    monkeypatch.setattr(
+        AmazonStateLanguageParser, "parse", compat.ORIGINALS.get(key, key[0].__dict__["parse"])
+    )
+    integer = json.dumps(_distributed_map(5))
+    AmazonStateLanguageParser.parse(json.dumps(_distributed_map(5.0)))
+    with pytest.raises(ASLParserException) as caught:
+        AmazonStateLanguageParser.parse(integer)
+    assert '"ToleratedFailurePercentage": 5' in caught.value.errors[0].replace(":5", ": 5")
+    compat.accept_integer_tolerated_failure_percentage()
+    compat.accept_integer_tolerated_failure_percentage()  # idempotent: wraps once
+    program, _ = AmazonStateLanguageParser.parse(integer)
+    assert program is not None
+    assert compat.integer_percentages_as_floats(integer) == json.dumps(_distributed_map(5.0))
+    assert compat.integer_percentages_as_floats("{not json") == "{not json"
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sfn = boto3.client("stepfunctions")
+        compat.add_validate_state_machine_definition()
+        assert sfn.validate_state_machine_definition(definition=integer)["result"] == "OK"
+        done = _run(sfn, _distributed_map(5), role, "integer", {"items": [1, 2, 3]})
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == [1, 2, 3]
+
+
 def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.stepfunctions.responses import StepFunctionResponse
 
