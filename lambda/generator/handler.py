@@ -18,6 +18,14 @@ Returns, by mode: inline ``{"mode","count","items"}``; array ``{"mode","count","
 Bad input raises :class:`InvalidInputError` / :class:`TooManyItemsError`; Step Functions reports
 the class name as the error and the message as the cause.
 
+Observability (Powertools for AWS Lambda, vendored in the zip from ``requirements.txt``): one JSON log
+line per invocation on stdout, which Lambda sends to the function's log group, with the keys ``mode``,
+``execution_name``, ``item_count``, ``batch_count`` (S3 modes), ``duration_ms``, and for a rejected input
+``error`` (the class name Step Functions reports) and ``cause``. With active tracing the handler's X-Ray
+subsegment carries the annotations ``mode`` and ``item_count``; S3 calls appear as subsegments.
+https://docs.powertools.aws.dev/lambda/python/latest/core/logger/
+https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/
+
 S3 objects (under ``<runs_prefix><execution name>/``): ``items/batch-000000.jsonl`` (array modes: one
 item per line, line i = array index i) and ``manifest.json`` (distributed modes: a JSON array of batch
 rows, ``{"batch","first_index","items"}`` or ``{"batch","items_uri","size"}``). Everything is streamed:
@@ -29,23 +37,35 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import capacity
+from aws_lambda_powertools import Logger, Tracer
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3 multipart minimum (all parts but the last)
 PART_BYTES = 8 * 1024 * 1024
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+SERVICE = "fanout-generator"
+
+# Tracing is off outside Lambda (no LAMBDA_TASK_ROOT: tests, the tooling, the sandbox); in Lambda only
+# botocore is patched, the one library the handler calls through.
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 
 
-class InvalidInputError(Exception):
+class RejectedInputError(Exception):
+    """The caller's input cannot be run as asked; the subclass name is the error Step Functions shows."""
+
+
+class InvalidInputError(RejectedInputError):
     """The execution input is not one of the documented shapes."""
 
 
-class TooManyItemsError(Exception):
+class TooManyItemsError(RejectedInputError):
     """The request exceeds what the deployed fan-out mode can handle under AWS limits."""
 
 
@@ -108,11 +128,50 @@ class Request:
                 yield f'{head},"index":{i}}}'
 
 
-def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+# capture_response=False: an inline result is up to 256 KiB, over X-Ray's 64 KB segment document limit
+# (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html).
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point: :func:`generate`, with one structured log line saying how it went."""
+    started = time.perf_counter()
+    execution = event.get("execution_name") if isinstance(event, dict) else None
+    logger.append_keys(execution_name=execution if isinstance(execution, str) else None)
+    try:
+        result = generate(event)
+    except RejectedInputError as err:
+        logger.warning("execution input rejected", extra=_failure(err, started))
+        raise
+    except GeneratorConfigError as err:
+        logger.error("generator environment is wrong", extra=_failure(err, started))
+        raise
+    except Exception as err:
+        logger.exception("generating the work items failed", extra=_failure(err, started))
+        raise
+    batches = result.get("batch_count", len(result.get("batches", ())) or None)  # inline: no batches
+    logger.info("work items generated", extra={"batch_count": batches, "duration_ms": _elapsed_ms(started)})
+    return result
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _failure(err: Exception, started: float) -> dict[str, Any]:
+    return {"error": type(err).__name__, "cause": str(err), "duration_ms": _elapsed_ms(started)}
+
+
+def generate(event: dict[str, Any]) -> dict[str, Any]:
+    """Validate the payload and produce the mode's result; ``mode`` and ``item_count`` are added to the
+    log keys and the trace annotations as soon as they are known."""
     settings = Settings.from_env()
+    logger.append_keys(mode=settings.mode)
+    tracer.put_annotation(key="mode", value=settings.mode)
     if not isinstance(event, dict):
         raise InvalidInputError("the Lambda payload must be an object {input, execution_name}")
     request = parse_input(event.get("input"), settings)
+    logger.append_keys(item_count=request.count)
+    tracer.put_annotation(key="item_count", value=request.count)
     if settings.mode == "inline":
         return inline_result(request, settings)
     execution = event.get("execution_name")

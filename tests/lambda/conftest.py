@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,30 @@ for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
 
 LIMITS = json.loads((REPO / "terraform" / "aws_limits.json").read_text())
 BUCKET = "fanout-test-bucket"
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda context object the handler (Powertools' decorators) reads.
+    https://docs.aws.amazon.com/lambda/latest/dg/python-context.html"""
+
+    function_name: str = "fanout-generator"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fanout-generator"
+    aws_request_id: str = "6f1ad7c6-0000-4000-8000-000000000001"
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def invoke(lambda_context: LambdaContext):
+    """Call the generator's Lambda entry point as the runtime does: (event, context)."""
+    import handler
+
+    return lambda event: handler.handler(event, lambda_context)
 
 
 @pytest.fixture

@@ -41,80 +41,80 @@ def read_object(s3, key: str) -> bytes:
         ({"count": 1, "template": {"blob": "x" * 40_000}}, "InvalidInputError", "Make the template smaller"),
     ],
 )
-def test_bad_input_raises_named_error_saying_what_is_wrong(generator_env, payload, error, words):
+def test_bad_input_raises_named_error_saying_what_is_wrong(generator_env, payload, error, words, invoke):
     generator_env("inline")
     with pytest.raises(Exception) as caught:
-        handler.handler({"input": payload, "execution_name": "exec-1"})
+        invoke({"input": payload, "execution_name": "exec-1"})
     assert type(caught.value).__name__ == error
     assert words in str(caught.value)
 
 
-def test_too_many_items_names_the_limit_and_a_mode_that_fits(generator_env):
+def test_too_many_items_names_the_limit_and_a_mode_that_fits(generator_env, invoke):
     generator_env("inline")
     with pytest.raises(handler.TooManyItemsError) as caught:
-        handler.handler({"input": {"count": 50_000}, "execution_name": "e"})
+        invoke({"input": {"count": 50_000}, "execution_name": "e"})
     message = str(caught.value)
     assert "sfn_payload_bytes" in message
     assert 'fanout_mode = "array"' in message
 
 
-def test_deployment_ceiling_from_env_applies(generator_env):
+def test_deployment_ceiling_from_env_applies(generator_env, invoke):
     generator_env("inline", FANOUT_MAX_ITEMS="5")
     with pytest.raises(handler.TooManyItemsError, match="FANOUT_MAX_ITEMS"):
-        handler.handler({"input": {"count": 6}, "execution_name": "e"})
-    assert handler.handler({"input": {"count": 5}, "execution_name": "e"})["count"] == 5
+        invoke({"input": {"count": 6}, "execution_name": "e"})
+    assert invoke({"input": {"count": 5}, "execution_name": "e"})["count"] == 5
 
 
-def test_bad_environment_is_a_config_error_not_an_input_error(generator_env):
+def test_bad_environment_is_a_config_error_not_an_input_error(generator_env, invoke):
     generator_env("sideways")
     with pytest.raises(handler.GeneratorConfigError, match="FANOUT_MODE"):
-        handler.handler({"input": {"count": 1}})
+        invoke({"input": {"count": 1}})
 
 
-def test_s3_modes_need_an_execution_name(generator_env):
+def test_s3_modes_need_an_execution_name(generator_env, invoke):
     generator_env("array")
     with pytest.raises(handler.InvalidInputError, match="execution_name"):
-        handler.handler({"input": {"count": 3}})
+        invoke({"input": {"count": 3}})
 
 
-def test_inline_output_over_payload_budget_is_rejected(generator_env):
+def test_inline_output_over_payload_budget_is_rejected(generator_env, invoke):
     generator_env("inline")
     items = ["y" * 20_000 for _ in range(14)]  # 280 kB: each item is fine, all together are not
     with pytest.raises(handler.TooManyItemsError, match="payload budget for inline mode"):
-        handler.handler({"input": {"items": items}, "execution_name": "e"})
+        invoke({"input": {"items": items}, "execution_name": "e"})
 
 
 # ---------------------------------------------------------------- inline
 
 
-def test_inline_returns_explicit_items_unchanged(generator_env):
+def test_inline_returns_explicit_items_unchanged(generator_env, invoke):
     generator_env("inline")
     items = [{"file": "a.csv"}, 7, "text", [1, 2], None]
-    assert handler.handler({"input": {"items": items}, "execution_name": "e"}) == {
+    assert invoke({"input": {"items": items}, "execution_name": "e"}) == {
         "mode": "inline",
         "count": 5,
         "items": items,
     }
 
 
-def test_inline_count_merges_template_with_index(generator_env):
+def test_inline_count_merges_template_with_index(generator_env, invoke):
     generator_env("inline")
-    result = handler.handler({"input": {"count": 3, "template": {"size": "L"}}, "execution_name": "e"})
+    result = invoke({"input": {"count": 3, "template": {"size": "L"}}, "execution_name": "e"})
     assert result["items"] == [
         {"size": "L", "index": 0},
         {"size": "L", "index": 1},
         {"size": "L", "index": 2},
     ]
-    bare = handler.handler({"input": {"count": 2}, "execution_name": "e"})
+    bare = invoke({"input": {"count": 2}, "execution_name": "e"})
     assert bare["items"] == [{"index": 0}, {"index": 1}]
 
 
 # ---------------------------------------------------------------- array
 
 
-def test_array_mode_writes_jsonl_batches_and_returns_them(generator_env, s3_bucket):
+def test_array_mode_writes_jsonl_batches_and_returns_them(generator_env, s3_bucket, invoke):
     generator_env("array", FANOUT_ITEMS_PER_BATCH="10")
-    result = handler.handler({"input": {"count": 25, "template": {"t": 1}}, "execution_name": "run-a"})
+    result = invoke({"input": {"count": 25, "template": {"t": 1}}, "execution_name": "run-a"})
     assert result["mode"] == "array" and result["count"] == 25
     assert [b["size"] for b in result["batches"]] == [10, 10, 5]
     assert result["batches"][2] == {
@@ -127,10 +127,10 @@ def test_array_mode_writes_jsonl_batches_and_returns_them(generator_env, s3_buck
     assert [json.loads(line) for line in lines] == [{"t": 1, "index": 10 + i} for i in range(10)]
 
 
-def test_array_mode_keeps_explicit_items_order(generator_env, s3_bucket):
+def test_array_mode_keeps_explicit_items_order(generator_env, s3_bucket, invoke):
     generator_env("array", FANOUT_ITEMS_PER_BATCH="2")
     items = ["a", {"b": [1]}, 3]
-    result = handler.handler({"input": {"items": items}, "execution_name": "r"})
+    result = invoke({"input": {"items": items}, "execution_name": "r"})
     got = []
     for batch in result["batches"]:
         key = batch["items_uri"].split(f"s3://{BUCKET}/", 1)[1]
@@ -141,9 +141,9 @@ def test_array_mode_keeps_explicit_items_order(generator_env, s3_bucket):
 # ---------------------------------------------------------------- distributed
 
 
-def test_distributed_mode_writes_manifest_of_batches(generator_env, s3_bucket):
+def test_distributed_mode_writes_manifest_of_batches(generator_env, s3_bucket, invoke):
     generator_env("distributed", FANOUT_ITEMS_PER_BATCH="4")
-    result = handler.handler({"input": {"count": 10}, "execution_name": "run-d"})
+    result = invoke({"input": {"count": 10}, "execution_name": "run-d"})
     assert result == {
         "mode": "distributed",
         "count": 10,
@@ -159,10 +159,10 @@ def test_distributed_mode_writes_manifest_of_batches(generator_env, s3_bucket):
     assert manifest[2]["items"] == [{"index": 8}, {"index": 9}]
 
 
-def test_distributed_batches_are_bounded_by_bytes(generator_env, s3_bucket):
+def test_distributed_batches_are_bounded_by_bytes(generator_env, s3_bucket, invoke):
     generator_env("distributed", FANOUT_ITEMS_PER_BATCH="1000")
     items = ["z" * 10_000 for _ in range(60)]  # 600 kB: must be split although 60 < items_per_batch
-    handler.handler({"input": {"items": items}, "execution_name": "big"})
+    invoke({"input": {"items": items}, "execution_name": "big"})
     manifest = json.loads(read_object(s3_bucket, "runs/big/manifest.json"))
     assert len(manifest) == 3
     assert sum(len(row["items"]) for row in manifest) == 60
@@ -170,9 +170,9 @@ def test_distributed_batches_are_bounded_by_bytes(generator_env, s3_bucket):
         assert len(json.dumps(row, separators=(",", ":")).encode()) < 256 * 1024
 
 
-def test_distributed_array_mode_writes_jsonl_and_manifest(generator_env, s3_bucket):
+def test_distributed_array_mode_writes_jsonl_and_manifest(generator_env, s3_bucket, invoke):
     generator_env("distributed_array", FANOUT_ITEMS_PER_BATCH="3")
-    result = handler.handler({"input": {"items": [1, 2, 3, 4]}, "execution_name": "run-da"})
+    result = invoke({"input": {"items": [1, 2, 3, 4]}, "execution_name": "run-da"})
     assert result["batch_count"] == 2
     manifest = json.loads(read_object(s3_bucket, result["manifest"]["key"]))
     assert manifest == [
