@@ -31,12 +31,19 @@ MISSING = "__missing__"
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """URL of an in-process moto server (loopback, free port): an empty emulated account."""
-    from fanout_tools.scan import moto_endpoint as start
+def account() -> Iterator[Any]:
+    """An empty emulated account of this worker's own: a private sandbox, started by the same
+    launcher as `fanout sandbox up` (the scan uses it too)."""
+    from fanout_tools.scan import emulated_account
 
-    with start() as url:
-        yield url
+    with emulated_account() as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(account: Any) -> str:
+    """URL of :func:`account`'s endpoint, for tests that call it with boto3 directly."""
+    return str(account.endpoint_url())
 
 
 @pytest.fixture(scope="session")
@@ -103,23 +110,24 @@ def summarise(raw: dict[str, Any], plan_file: Path) -> PlanSummary:
 class Planner:
     """One initialised copy of ``terraform/`` per session (worker); plans cached by tfvars."""
 
-    def __init__(self, workdir: Path, endpoint: str, package: Path) -> None:
+    def __init__(self, workdir: Path, account: Any, package: Path) -> None:
         import tftest
-        from fanout_tools.scan import PlanRun, copy_terraform
+        from fanout_tools.scan import copy_terraform, init_for_plans, plan_runner
         from fanout_tools.tf import terraform_binary
 
         self.workdir = copy_terraform(workdir)
-        self.endpoint = endpoint
         self.package = package
-        self.env = PlanRun(workdir=self.workdir, endpoint=endpoint).env()
+        runner = plan_runner(self.workdir, account)
+        # init with the account's state bucket, as `fanout plan` does; plans then run through tftest
+        init_for_plans(runner, account, stack_name="plan-tests")
+        self.env = runner.full_env()
         self.tf = tftest.TerraformTest(str(self.workdir), binary=terraform_binary(), env=self.env)
-        self.tf.setup(cleanup_on_exit=False, backend=False)
         self._cache: dict[str, PlanSummary] = {}
         self._lock = threading.Lock()
         self._n = 0
 
     def var_file(self, tf_vars: dict[str, Any]) -> Path:
-        values = {"aws_endpoint_url": self.endpoint, "generator_package_path": str(self.package), **tf_vars}
+        values = {"generator_package_path": str(self.package), **tf_vars}
         self._n += 1
         path = self.workdir / f"case-{self._n}.tfvars.json"
         path.write_text(json.dumps(values, indent=2))
@@ -135,7 +143,12 @@ class Planner:
                 # plan(output=True) would leave its plan file in the system temp folder: keep it here.
                 binary = var_file.with_suffix(".bin")
                 self.tf.execute_command(
-                    "plan", "-input=false", "-no-color", f"-var-file={var_file.name}", f"-out={binary}"
+                    "plan",
+                    "-input=false",
+                    "-no-color",
+                    "-lock=false",
+                    f"-var-file={var_file.name}",
+                    f"-out={binary}",
                 )
                 shown = self.tf.execute_command("show", "-no-color", "-json", str(binary)).out
                 raw = tftest.TerraformPlanOutput(json.loads(shown))._raw
@@ -177,8 +190,8 @@ class Planner:
 
 
 @pytest.fixture(scope="session")
-def planner(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, generator_zip: Path) -> Planner:
-    return Planner(tmp_path_factory.mktemp("tf") / "terraform", moto_endpoint, generator_zip)
+def planner(tmp_path_factory: pytest.TempPathFactory, account: Any, generator_zip: Path) -> Planner:
+    return Planner(tmp_path_factory.mktemp("tf") / "terraform", account, generator_zip)
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from fanout_tools.deploy import elapsed, prepare
+    from fanout_tools.deploy import elapsed, open_from_args
 
     started = time.monotonic()
-    prepared = prepare(args)
-    with prepared.target.backend_override():
-        prepared.runner.apply(capture=False)
-        outputs = prepared.runner.outputs()
-    print(f"apply: done in {elapsed(started)} (target {prepared.target.name})")
+    stack = open_from_args(args)
+    stack.runner().apply(capture=False)
+    outputs = stack.outputs()
+    print(f"apply: done in {elapsed(started)} (stack {stack.name} on {stack.target.name})")
     for key in ("state_machine_arn", "fanout_mode", "job_queue_name"):
         if key in outputs:
             print(f"  {key}: {outputs[key]}")
-    print("next: `make run ITEMS=25` to start an execution")
+    print(f"next: `{stack.hint('run ITEMS=25')}` to start an execution")
     return 0

@@ -1,40 +1,44 @@
-"""Shared steps of the deploy verbs (``plan``, ``apply``, ``destroy``): target, package, init, recovery."""
+"""A stack on a target: the one way every verb (and the bench and the tests) deploys and reads one.
+
+A stack is the root module in ``terraform/`` with one user's var files, named by its ``name``
+variable. Its state lives in the target's S3 backend under a key derived from that name, and its
+Terraform data dir under ``.fanout/terraform/<target>/<name>/``: nothing is written into
+``terraform/`` at run time (except Terraform's own dependency lock file, ``.terraform.lock.hcl``),
+so a killed command leaves nothing that changes the next one.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.errors import ConfigError
+from fanout_tools.errors import ConfigError, FanoutError
+from fanout_tools.paths import build_dir, lambda_dir, runtime_dir
+from fanout_tools.targets import Target, resolve
+from fanout_tools.tf import TerraformRunner
 
 
-def add_target_arguments(parser: argparse.ArgumentParser, var_files: bool = True) -> None:
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
         default=None,
         help="sandbox (the local account; default, or $TARGET) or aws (real account)",
     )
-    if var_files:
-        parser.add_argument(
-            "--var-file",
-            action="append",
-            type=Path,
-            default=[],
-            help="extra Terraform variables file (repeatable; later files win)",
-        )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        type=Path,
+        default=[],
+        help="Terraform variables file (repeatable; later files win); also names the stack",
+    )
 
 
-def package_generator() -> Path | None:
-    """Build the generator zip with the package module (when it exists); returns the zip path."""
-    try:
-        package = importlib.import_module("fanout_tools.package")
-    except ModuleNotFoundError:
-        return None
-    from fanout_tools.paths import build_dir, lambda_dir
+def package_generator() -> Path:
+    """Build the generator zip (a no-op when nothing changed); returns its path."""
+    from fanout_tools import package
 
     result = package.build((lambda_dir() / "generator").resolve(), (build_dir() / "generator.zip").resolve())
     state = "built" if result.changed else "unchanged"
@@ -43,30 +47,87 @@ def package_generator() -> Path | None:
 
 
 @dataclass
-class Prepared:
-    target: Any
-    runner: Any
+class Stack:
+    target: Target
+    name: str
+    region: str
+    var_files: tuple[Path, ...] = ()
+    package_path: Path | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return runtime_dir() / "terraform" / self.target.name / self.name
+
+    def runner(self) -> TerraformRunner:
+        variables = dict(self.target.terraform_variables())
+        variables["generator_package_path"] = str(self.package_path or build_dir() / "generator.zip")
+        return TerraformRunner(
+            data_dir=self.data_dir,
+            env=self.target.aws_env(),
+            var_files=self.var_files,
+            variables=variables,
+        )
+
+    def init(self) -> None:
+        backend = self.target.backend(self.name)
+        self.runner().init(backend_config=backend.config, backend_files=backend.files)
+
+    def client(self, service: str) -> Any:
+        """A client in the stack's Region, whatever the caller's environment says."""
+        return self.target.client(service, region=self.region)
+
+    def outputs(self) -> dict[str, Any]:
+        return self.runner().outputs()
+
+    def hint(self, make_args: str) -> str:
+        """``make <make_args>`` for this stack: its target and, when not the defaults, its var file."""
+        extra = f" VARS={self.var_files[0]}" if len(self.var_files) == 1 else ""
+        return self.target.command_hint(make_args + extra)
 
 
-def prepare(args: argparse.Namespace, start_sandbox: bool = True, package: bool = True) -> Prepared:
-    """Target (sandbox started when asked), generator zip, ``terraform init``, sandbox-loss recovery."""
-    from fanout_tools import targets
+def open_stack(
+    target_name: str | None, var_files: list[Path], start: bool = True, package: bool = True
+) -> Stack:
+    """Check the var files, prepare the target, build the zip, ``terraform init`` the stack's backend."""
+    from fanout_tools.tfvars import stack_settings
 
-    var_files = [Path(p).resolve() for p in getattr(args, "var_file", []) or []]
-    for path in var_files:
+    files = [Path(p).resolve() for p in var_files]
+    for path in files:
         if not path.is_file():
             raise ConfigError(
                 f"var file {path} does not exist", "pass an existing .tfvars or .tfvars.json file"
             )
-    name = targets.resolve(getattr(args, "target", None))
-    if name == "aws":
-        targets.caller_identity()  # no credentials: say so before building anything
+    settings = stack_settings(files)
+    target = resolve(target_name, region=str(settings["region"]))
+    for note in target.prepare(start=start):
+        print(f"note: {note}")
     zip_path = package_generator() if package else None
-    target = targets.prepare(name, start_sandbox=start_sandbox, package_path=zip_path)
-    runner = target.runner(var_files)
-    target.init(runner)
-    targets.recover_if_lost(target)
-    return Prepared(target=target, runner=runner)
+    stack = Stack(target, str(settings["name"]), str(settings["region"]), tuple(files), zip_path)
+    stack.init()
+    return stack
+
+
+def open_from_args(args: argparse.Namespace, start: bool = True, package: bool = True) -> Stack:
+    return open_stack(
+        getattr(args, "target", None), list(getattr(args, "var_file", []) or []), start, package
+    )
+
+
+def deployed(args: argparse.Namespace) -> tuple[Stack, dict[str, Any]]:
+    """A deployed stack and its outputs, read from its remote state (works from any clone)."""
+    target = resolve(getattr(args, "target", None))
+    first = target.command_hint("apply")
+    empty = target.nothing_deployed()
+    if empty:
+        raise FanoutError(f"nothing is deployed: {empty}", f"run `{first}` first")
+    stack = open_from_args(args, start=False, package=False)
+    outputs = stack.outputs()
+    if not outputs.get("state_machine_arn"):
+        raise FanoutError(
+            f"nothing is deployed as stack {stack.name!r} on TARGET={target.name}",
+            f"run `{stack.hint('apply')}` first",
+        )
+    return stack, outputs
 
 
 def elapsed(started: float) -> str:

@@ -1,4 +1,4 @@
-"""Verb ``destroy``: remove everything from a target; for the sandbox, stop it too."""
+"""Verb ``destroy``: remove a stack from a target; the sandbox stops when it holds no stack any more."""
 
 from __future__ import annotations
 
@@ -15,30 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from fanout_tools import targets
-    from fanout_tools.deploy import elapsed, prepare
-    from fanout_tools.sandbox import control
+    from fanout_tools.deploy import elapsed, open_from_args
+    from fanout_tools.targets import resolve
 
     started = time.monotonic()
-    name = targets.resolve(args.target)
-    if name == "sandbox" and control.current() is None:
-        # Nothing runs, so nothing exists: the sandbox keeps its resources in memory only.
-        target = targets.Target(name="sandbox")
-        if targets.state_resources(target):
-            backup = targets.reset_sandbox_state(target)
-            print(
-                "destroy: the sandbox was not running, so its resources were already gone; "
-                f"state moved to {backup}"
-            )
-        else:
-            print("destroy: nothing to do (the sandbox is not running and holds nothing)")
+    empty = resolve(args.target).nothing_deployed()
+    if empty:
+        print(f"destroy: nothing to do ({empty})")
         return 0
-    prepared = prepare(args)  # packaging is a no-op when unchanged; the config needs the zip to exist
-    with prepared.target.backend_override():
-        prepared.runner.destroy(capture=False)
-    print(f"destroy: done in {elapsed(started)} (target {prepared.target.name})")
-    if name == "sandbox" and not args.keep_sandbox:
-        stopped = control.down()
-        if stopped:
-            print(f"sandbox stopped (pid {stopped.pid})")
+    stack = open_from_args(args)  # packaging is a no-op when unchanged; the config needs the zip to exist
+    stack.runner().destroy(capture=False)
+    print(f"destroy: done in {elapsed(started)} (stack {stack.name} on {stack.target.name})")
+    for note in stack.target.after_destroy(keep_running=args.keep_sandbox):
+        print(note)
     return 0

@@ -12,10 +12,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fanout_tools.deploy import prepare
+    from fanout_tools.deploy import open_from_args
+    from fanout_tools.tf import PLAN_NO_CHANGES
 
-    prepared = prepare(args)
-    with prepared.target.backend_override():
-        code = prepared.runner.plan(capture=False)
-    print("plan: no changes" if code == 0 else "plan: changes shown above (apply them with `make apply`)")
+    stack = open_from_args(args)
+    code = stack.runner().plan(capture=False)
+    print(
+        "plan: no changes"
+        if code == PLAN_NO_CHANGES
+        else f"plan: changes shown above (`{stack.hint('apply')}`)"
+    )
     return 0

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.deploy import add_target_arguments
-from fanout_tools.errors import ConfigError, FanoutError, SandboxError
+from fanout_tools.deploy import Stack, add_target_arguments
+from fanout_tools.errors import ConfigError, FanoutError
+from fanout_tools.targets import Target
 
 POLL_SECONDS = 0.5
 TERMINAL_JOB = ("SUCCEEDED", "FAILED")
@@ -32,7 +33,7 @@ class RunFailedError(FanoutError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_target_arguments(parser, var_files=False)
+    add_target_arguments(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--items", type=int, default=None, help='generate N items: input {"count": N}')
     source.add_argument("--input", type=Path, default=None, help="execution input JSON file")
@@ -42,38 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # --- reading what is deployed ---------------------------------------------------------------------
-
-
-def deployed_outputs(target_name: str | None) -> tuple[Any, dict[str, Any]]:
-    """(target, Terraform outputs) for a deployed stack; one-line errors when nothing is deployed."""
-    from fanout_tools import targets
-    from fanout_tools.errors import TerraformError
-
-    name = targets.resolve(target_name)
-    first = "run `make apply` first" + ("" if name == "sandbox" else " (with TARGET=aws)")
-    if name == "sandbox":
-        from fanout_tools.sandbox import control
-
-        if control.current() is None:
-            raise SandboxError("nothing is deployed: the sandbox is not running", first)
-    target = targets.prepare(name, start_sandbox=False)
-    if target.is_sandbox:
-        if not targets.state_resources(target):
-            raise SandboxError("nothing is deployed in the sandbox", first)
-        if targets.sandbox_lost_resources(target):
-            targets.reset_sandbox_state(target)
-            raise SandboxError("the sandbox was restarted and lost the stack (its state was reset)", first)
-    runner = target.runner()
-    if not target.data_dir.is_dir():
-        raise ConfigError(f"nothing is deployed on TARGET={name}", first)
-    try:
-        with target.backend_override():
-            outputs = runner.outputs()
-    except TerraformError:
-        raise ConfigError(f"cannot read the deployment's outputs on TARGET={name}", first) from None
-    if not outputs.get("state_machine_arn"):
-        raise ConfigError(f"nothing is deployed on TARGET={name}", first)
-    return target, outputs
 
 
 def execution_input(items: int | None, input_file: Path | None) -> dict[str, Any]:
@@ -142,9 +111,9 @@ class RunResult:
 class Follower:
     """Polls one execution: history (parent and Distributed Map children), then its Batch jobs."""
 
-    def __init__(self, target: Any, execution_arn: str) -> None:
-        self.sfn = target.client("stepfunctions")
-        self.batch = target.client("batch")
+    def __init__(self, stack: Stack, execution_arn: str) -> None:
+        self.sfn = stack.client("stepfunctions")
+        self.batch = stack.client("batch")
         self.arn = execution_arn
         self.jobs: dict[str, JobInfo] = {}
         self.total: int | None = None
@@ -275,7 +244,7 @@ def _json(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def check_input(target: Any, outputs: dict[str, Any], payload: Any) -> None:
+def check_input(stack: Stack, outputs: dict[str, Any], payload: Any) -> None:
     """Refuse, before anything starts, an input the deployed generator would reject.
 
     Runs the generator's own ``parse_input`` with the deployed function's environment (mode, batch
@@ -285,7 +254,7 @@ def check_input(target: Any, outputs: dict[str, Any], payload: Any) -> None:
     from fanout_tools import generator
 
     handler = generator.load("handler")
-    config = target.client("lambda").get_function_configuration(
+    config = stack.client("lambda").get_function_configuration(
         FunctionName=outputs["generator_function_name"]
     )
     env = (config.get("Environment") or {}).get("Variables") or {}
@@ -298,9 +267,9 @@ def check_input(target: Any, outputs: dict[str, Any], payload: Any) -> None:
 
 
 def start_execution(
-    target: Any, outputs: dict[str, Any], payload: dict[str, Any], name: str | None = None
+    stack: Stack, outputs: dict[str, Any], payload: dict[str, Any], name: str | None = None
 ) -> str:
-    sfn = target.client("stepfunctions")
+    sfn = stack.client("stepfunctions")
     name = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return str(
         sfn.start_execution(
@@ -310,14 +279,14 @@ def start_execution(
 
 
 def follow(
-    target: Any,
+    stack: Stack,
     execution_arn: str,
     timeout: float = 3600.0,
     on_poll: Any = None,
     poll_seconds: float = POLL_SECONDS,
 ) -> RunResult:
     """Poll until the execution ends (or ``timeout``); ``on_poll(follower, described, elapsed)`` each time."""
-    follower = Follower(target, execution_arn)
+    follower = Follower(stack, execution_arn)
     started = time.monotonic()
     while True:
         polled = time.monotonic()
@@ -358,19 +327,7 @@ def follow(
 # --- showing it -----------------------------------------------------------------------------------
 
 
-def job_log(target: Any, outputs: dict[str, Any], job: JobInfo) -> str:
-    """Where a job's output is: the sandbox's log file, or the CloudWatch Logs stream in AWS."""
-    if target.is_sandbox:
-        from fanout_tools.sandbox import layout
-
-        if job.size:
-            return str(layout.jobs_dir() / f"{job.job_id}:<index>.log")
-        return str(layout.jobs_dir() / f"{job.job_id}.log")
-    group = outputs.get("batch_log_group_name") or "/aws/batch/job"
-    return f"{group}:{job.log_stream}" if job.log_stream else f"{group} (stream not yet assigned)"
-
-
-def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> list[str]:
+def summary_lines(target: Target, outputs: dict[str, Any], result: RunResult) -> list[str]:
     p = result.progress
     lines = [
         f"execution: {result.execution_arn}",
@@ -401,34 +358,17 @@ def summary_lines(target: Any, outputs: dict[str, Any], result: RunResult) -> li
         lines.append("jobs (name, job id, status, exit code, attempts, what it received, log):")
     for job in ordered[:SUMMARY_ROWS]:
         size = f" array x{job.size} {job.summary}" if job.size else ""
+        log = target.job_log(outputs, job.job_id, job.log_stream, array=bool(job.size))
         lines.append(
             f"  {job.name or '-'}  {job.job_id}  {job.status}  exit={_or_dash(job.exit_code)}"
-            f"  attempts={job.attempts}{size}  {_short(job.work)}  {job_log(target, outputs, job)}"
+            f"  attempts={job.attempts}{size}  {_short(job.work)}  {log.location}"
         )
-        if job.status == "FAILED" and target.is_sandbox and not job.size:
-            for line in _tail(Path(job_log(target, outputs, job))):
-                lines.append(f"      | {line}")
+        if job.status == "FAILED":
+            lines.extend(f"      | {line}" for line in log.lines)
     if len(ordered) > SUMMARY_ROWS:
         lines.append(f"  ... {len(ordered) - SUMMARY_ROWS} more jobs (all of them in the results file below)")
-    if target.is_sandbox:
-        from fanout_tools.sandbox import layout
-
-        lines.append(
-            f"logs: job output in {layout.jobs_dir()}/<job id>.log; server log {layout.server_log()}"
-        )
-    else:
-        lines.append(
-            f"logs: CloudWatch Logs groups {outputs.get('batch_log_group_name')} (jobs) and "
-            f"{outputs.get('state_machine_log_group_name')} (state machine)"
-        )
+    lines.append(target.logs_hint(outputs))
     return lines
-
-
-def _tail(path: Path, count: int = 4) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()[-count:]
-    except OSError:
-        return []
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -468,14 +408,16 @@ def save_results(result: RunResult) -> Path:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    target, outputs = deployed_outputs(args.target)
+    from fanout_tools.deploy import deployed
+
     payload = execution_input(args.items, args.input)
-    check_input(target, outputs, payload)
-    arn = start_execution(target, outputs, payload, args.name)
-    print(f"started {arn.rsplit(':', 1)[-1]} on {target.name} ({outputs.get('fanout_mode', '?')} mode)")
+    stack, outputs = deployed(args)
+    check_input(stack, outputs, payload)
+    arn = start_execution(stack, outputs, payload, args.name)
+    print(f"started {arn.rsplit(':', 1)[-1]} on {stack.target.name} ({outputs.get('fanout_mode', '?')} mode)")
     live = not args.no_progress and sys.stdout.isatty()
     if live:
-        result = _follow_with_bar(target, arn, args.timeout)
+        result = _follow_with_bar(stack, arn, args.timeout)
     else:
         last = [0.0]
 
@@ -489,8 +431,8 @@ def run(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
-        result = follow(target, arn, args.timeout, on_poll=plain)
-    for line in summary_lines(target, outputs, result):
+        result = follow(stack, arn, args.timeout, on_poll=plain)
+    for line in summary_lines(stack.target, outputs, result):
         print(line)
     print(f"results: {save_results(result)}")
     if result.status != "SUCCEEDED":
@@ -501,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _follow_with_bar(target: Any, arn: str, timeout: float) -> RunResult:
+def _follow_with_bar(stack: Stack, arn: str, timeout: float) -> RunResult:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -527,4 +469,4 @@ def _follow_with_bar(target: Any, arn: str, timeout: float) -> RunResult:
                 failed=p.failed,
             )
 
-        return follow(target, arn, timeout, on_poll=update)
+        return follow(stack, arn, timeout, on_poll=update)

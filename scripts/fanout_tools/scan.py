@@ -26,12 +26,14 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fanout_tools.errors import ConfigError, FanoutError, ToolMissingError
 from fanout_tools.paths import repo_root, terraform_dir
+from fanout_tools.targets import SandboxTarget
+from fanout_tools.tf import TerraformRunner
 
 CHECKS_DIR = Path(__file__).with_name("checks")
 
@@ -98,37 +100,20 @@ def expected_checks(scan: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def moto_endpoint() -> Iterator[str]:
-    """An in-process moto server on a free loopback port; yields its URL.
+def emulated_account() -> Iterator[SandboxTarget]:
+    """A private, empty sandbox account (the same launcher as `fanout sandbox up`), for plans.
 
-    Only moto's gap 1 is filled (the AWS provider calls ValidateStateMachineDefinition and
-    ListStateMachineVersions while planning a state machine), from the sandbox's one compat module.
+    Nothing real is read or changed, and the checkout's own sandbox is left alone.
     """
-    import logging
+    from fanout_tools.sandbox import control
 
-    from moto.server import ThreadedMotoServer
-
-    from fanout_tools.sandbox import compat
-
-    compat.add_validate_state_machine_definition()
-    compat.add_list_state_machine_versions()
-    for noisy in ("werkzeug", "moto"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def emulator_env(endpoint: str) -> dict[str, str]:
-    """Fake credentials and no profile/metadata lookups: Terraform can only reach ``endpoint``."""
-    from fanout_tools.sandbox import layout
-
-    port = int(endpoint.rsplit(":", 1)[1])
-    return {k: v for k, v in layout.sandbox_credentials_env(port).items() if v}
+    with tempfile.TemporaryDirectory(prefix="fanout-account-") as tmp:
+        target = SandboxTarget(home=Path(tmp) / "sandbox")
+        try:
+            target.prepare(start=True)
+            yield target
+        finally:
+            control.down(target.home)
 
 
 def placeholder_package(dest: Path) -> Path:
@@ -140,59 +125,37 @@ def placeholder_package(dest: Path) -> Path:
     return dest
 
 
-@dataclass
-class PlanRun:
-    """A plan of a copy of ``terraform/`` with its own data dir (safe to run in parallel)."""
+def plan_runner(workdir: Path, target: SandboxTarget, var_files: list[Path] | None = None) -> TerraformRunner:
+    """The runner for plans of a copy of ``terraform/`` in ``workdir`` (own data dir: parallel-safe)."""
+    return TerraformRunner(
+        workdir=workdir,
+        data_dir=workdir / ".terraform",
+        env=target.aws_env(),
+        var_files=tuple(var_files or ()),
+        variables={"generator_package_path": str(placeholder_package(workdir / "generator.zip"))},
+    )
 
-    workdir: Path
-    endpoint: str
-    var_files: list[Path] = field(default_factory=list)
-    tf_vars: dict[str, Any] = field(default_factory=dict)
 
-    def env(self) -> dict[str, str]:
-        from fanout_tools.tf import terraform_env
+def init_for_plans(runner: TerraformRunner, target: SandboxTarget, stack_name: str = "scan") -> None:
+    """``terraform init`` with the account's own state bucket, as ``fanout plan`` does."""
+    backend = target.backend(stack_name)
+    runner.init(backend_config=backend.config, backend_files=backend.files)
 
-        base = {k: v for k, v in terraform_env().items() if not k.startswith("AWS_")}
-        base.update(emulator_env(self.endpoint))
-        base["TF_DATA_DIR"] = str(self.workdir / ".terraform")
-        return base
 
-    def vars_file(self) -> Path:
-        values = {"aws_endpoint_url": self.endpoint, **self.tf_vars}
-        if "generator_package_path" not in values:
-            values["generator_package_path"] = str(placeholder_package(self.workdir / "generator.zip"))
-        path = self.workdir / "scan.auto.tfvars.json"
-        path.write_text(json.dumps(values, indent=2))
-        return path
-
-    def _terraform(self, *args: str) -> subprocess.CompletedProcess[str]:
-        from fanout_tools.tf import terraform_binary
-
-        return subprocess.run(
-            [terraform_binary(), *args], cwd=self.workdir, env=self.env(), text=True, capture_output=True
-        )
-
-    def plan_json(self) -> dict[str, Any]:
-        self.vars_file()
-        steps = [
-            ["init", "-input=false", "-no-color", "-backend=false"],
-            ["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin"]
-            + [f"-var-file={p}" for p in self.var_files],
-        ]
-        for step in steps:
-            result = self._terraform(*step)
-            if result.returncode != 0:
-                raise FanoutError(
-                    f"terraform {step[0]} failed for the plan scan:\n"
-                    f"{(result.stderr or result.stdout).strip()}",
-                    "fix the Terraform error above (run `make validate`), then scan again",
-                )
-        shown = self._terraform("show", "-json", "plan.bin")
-        if shown.returncode != 0:
-            raise FanoutError(f"terraform show failed: {shown.stderr.strip()}", "run `make validate`")
-        plan = json.loads(shown.stdout)
-        (self.workdir / "plan.json").write_text(json.dumps(plan, indent=1))
-        return plan
+def plan_json(workdir: Path, target: SandboxTarget, var_files: list[Path]) -> dict[str, Any]:
+    """Plan a copy of ``terraform/`` in ``workdir`` against ``target``; the plan as JSON (also saved)."""
+    runner = plan_runner(workdir, target, var_files)
+    try:
+        init_for_plans(runner, target)
+        runner.plan(out=workdir / "plan.bin", lock=False)
+        plan = runner.show_json(workdir / "plan.bin")
+    except FanoutError as err:
+        raise FanoutError(
+            f"the plan for the scan failed: {err.message}",
+            "fix the Terraform error above (run `make validate`), then scan again",
+        ) from None
+    (workdir / "plan.json").write_text(json.dumps(plan, indent=1))
+    return plan
 
 
 def copy_terraform(dest: Path, source: Path | None = None) -> Path:
@@ -201,7 +164,7 @@ def copy_terraform(dest: Path, source: Path | None = None) -> Path:
     shutil.copytree(
         src,
         dest,
-        ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", "*.tfplan", "backend_override.tf"),
+        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "terraform.tfstate*", "*.tfplan"),
         dirs_exist_ok=True,
     )
     return dest
@@ -318,11 +281,13 @@ def plan_configurations(tf_dir: Path, var_files: list[Path]) -> dict[str, list[P
     return configs
 
 
-def scan_plan(output_dir: Path, tf_dir: Path, var_files: list[Path], name: str = "plan") -> ScanOutcome:
-    """Plan (against ``moto_endpoint``) one configuration and scan the plan JSON."""
-    with tempfile.TemporaryDirectory(prefix="fanout-scan-") as tmp, moto_endpoint() as endpoint:
+def scan_plan(
+    output_dir: Path, tf_dir: Path, var_files: list[Path], target: SandboxTarget, name: str = "plan"
+) -> ScanOutcome:
+    """Plan one configuration (against ``target``, an emulated account) and scan the plan JSON."""
+    with tempfile.TemporaryDirectory(prefix="fanout-scan-") as tmp:
         work = copy_terraform(Path(tmp) / "terraform", tf_dir)
-        PlanRun(workdir=work, endpoint=endpoint, var_files=var_files).plan_json()
+        plan_json(work, target, var_files)
         output_dir.mkdir(parents=True, exist_ok=True)
         plan_file = output_dir / "plan.json"
         shutil.copyfile(work / "plan.json", plan_file)
@@ -347,13 +312,15 @@ def scan_plans(output_root: Path, tf_dir: Path, var_files: list[Path]) -> list[t
 
     configs = plan_configurations(tf_dir, var_files)
 
-    def one(item: tuple[str, list[Path]]) -> tuple[ScanOutcome, Path]:
-        name, files = item
-        where = output_root / f"plan-{name}"
-        return scan_plan(where, tf_dir, files, name=f"plan {name}"), where
+    with emulated_account() as target:
 
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(one, configs.items()))
+        def one(item: tuple[str, list[Path]]) -> tuple[ScanOutcome, Path]:
+            name, files = item
+            where = output_root / f"plan-{name}"
+            return scan_plan(where, tf_dir, files, target, name=f"plan {name}"), where
+
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(one, configs.items()))
 
 
 def print_outcome(outcome: ScanOutcome, output_dir: Path) -> None:

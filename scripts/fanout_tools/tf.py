@@ -1,9 +1,14 @@
-"""Running Terraform: provider discovery (offline mirror or registry) and a thin runner.
+"""The one way the tooling runs Terraform: provider discovery and :class:`TerraformRunner`.
 
-The runner uses python-terraform (as the product card asks) for init/plan/apply/destroy.
-Its ``output()`` is broken on Terraform >= 0.14 (it expects ``{"value": ...}`` from
-``terraform output -json NAME``, which now prints the bare value), so outputs are read with
-``terraform output -json`` and parsed here.
+Every verb, the scan, the bench and the tests go through :class:`TerraformRunner`. Each call gets
+its own environment (``env=`` of the subprocess): nothing touches ``os.environ``, so runners for
+different targets and stacks can work side by side in one process.
+
+python-terraform builds the command lines (``Terraform.generate_cmd_string``: options to flags);
+the process itself is started here, because python-terraform can only hand Terraform the whole
+process's environment. Outputs are read with ``terraform output -json`` and parsed here:
+python-terraform's ``output()`` expects ``{"value": ...}`` from ``terraform output -json NAME``,
+which Terraform >= 0.14 prints as the bare value.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +38,8 @@ MIRROR_CANDIDATES = (
     "~/.terraform.d/plugins",
     "~/.local/share/terraform/plugins",
 )
+# plan -detailed-exitcode: 0 no changes, 2 changes present.
+PLAN_NO_CHANGES, PLAN_CHANGES = 0, 2
 
 
 def terraform_binary() -> str:
@@ -81,11 +90,13 @@ def cli_config_file() -> Path:
     else:
         body = "# no filesystem mirror found: providers come from the registry\n"
     if not path.exists() or path.read_text() != body:
-        path.write_text(body)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(body)
+        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
     return path
 
 
-def terraform_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
+def terraform_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """os.environ plus the project's CLI config, updated with ``extra`` (a None value unsets a variable)."""
     env = dict(os.environ)
     env["TF_CLI_CONFIG_FILE"] = str(cli_config_file())
@@ -99,59 +110,94 @@ def terraform_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     return env
 
 
-@dataclass
+@dataclass(frozen=True)
+class Completed:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass(frozen=True)
 class TerraformRunner:
-    """Runs terraform in ``workdir`` with a per-target data dir, env and var files."""
+    """Runs ``terraform`` in ``workdir`` with ``env`` (None unsets), a data dir and var files.
+
+    ``variables`` are passed as ``TF_VAR_<name>`` in the call's environment: they rank below var
+    files, so a value the user sets in a var file wins, and nothing is written to disk for them.
+    """
 
     workdir: Path = field(default_factory=terraform_dir)
     data_dir: Path | None = None
-    env: dict[str, str | None] = field(default_factory=dict)
-    var_files: list[Path] = field(default_factory=list)
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    var_files: tuple[Path, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
 
-    def _full_env(self) -> dict[str, str]:
+    def full_env(self) -> dict[str, str]:
         extra: dict[str, str | None] = dict(self.env)
         if self.data_dir:
             extra["TF_DATA_DIR"] = str(self.data_dir)
+        for name, value in self.variables.items():
+            extra[f"TF_VAR_{name}"] = value
         return terraform_env(extra)
 
-    def _python_terraform(self):  # type: ignore[no-untyped-def]
+    def command(self, verb: str, *args: str, **options: object) -> list[str]:
+        """The command line, built by python-terraform from ``options`` (``no_color=IsFlagged`` ...)."""
         from python_terraform import Terraform
 
-        # It logs a WARNING for every non-zero exit, including plan's "changes present" (2);
-        # _check reports real failures with Terraform's own message.
-        logging.getLogger("python_terraform").setLevel(logging.ERROR)
-        return Terraform(working_dir=str(self.workdir), terraform_bin_path=terraform_binary())
+        builder = Terraform(working_dir=str(self.workdir), terraform_bin_path=terraform_binary())
+        return [str(part) for part in builder.generate_cmd_string(verb, *args, **options)]
 
-    def _check(self, verb: str, result: tuple[int | None, str, str], ok: tuple[int, ...] = (0,)) -> str:
-        code, out, err = result
-        if code not in ok:
+    def call(self, verb: str, *args: str, capture: bool = True, **options: object) -> Completed:
+        """Run one command. Ctrl-C reaches Terraform too (same process group): it stops gracefully and
+        releases its state lock, so we wait for it instead of killing it."""
+        argv = self.command(verb, *args, **options)
+        log.info("terraform: %s", " ".join(argv[1:]))
+        pipe = subprocess.PIPE if capture else None
+        with subprocess.Popen(
+            argv, cwd=self.workdir, env=self.full_env(), text=True, stdout=pipe, stderr=pipe
+        ) as proc:
+            try:
+                out, err = proc.communicate()
+            except KeyboardInterrupt:
+                proc.wait()
+                raise
+        return Completed(proc.returncode, out or "", err or "")
+
+    def check(
+        self, verb: str, *args: str, ok: tuple[int, ...] = (0,), capture: bool = True, **options: object
+    ) -> Completed:
+        result = self.call(verb, *args, capture=capture, **options)
+        if result.code not in ok:
+            message = (result.err or result.out).strip() or "(Terraform's output is above)"
             raise TerraformError(
-                f"terraform {verb} failed in {self.workdir}:\n{(err or out or '(output above)').strip()}",
-                "read Terraform's message above; fix the variable or file it names and run again",
+                f"terraform {verb} failed:\n{message}",
+                "read Terraform's message; fix the variable or file it names and run again",
             )
-        return out
+        return result
 
-    def _run(self, verb: str, *args: str, ok: tuple[int, ...] = (0,), capture: bool = True, **kw) -> str:  # type: ignore[no-untyped-def]
-        saved = dict(os.environ)
-        full_env = self._full_env()  # computed before clearing: it starts from os.environ
-        os.environ.clear()
-        os.environ.update(full_env)
-        try:
-            tf = self._python_terraform()
-            result = tf.cmd(verb, *args, no_color=_flag(), input=False, capture_output=capture, **kw)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        return self._check(verb, result, ok)
+    def _flag(self) -> object:
+        from python_terraform import IsFlagged
 
-    def init(self, backend_config: dict[str, str] | None = None, reconfigure: bool = False) -> None:
-        kw: dict[str, object] = {}
-        if backend_config:
-            kw["backend_config"] = backend_config
-        if reconfigure:
-            kw["reconfigure"] = _flag()
+        return IsFlagged
+
+    def _var_files(self) -> dict[str, object]:
+        return {"var_file": [str(p) for p in self.var_files]} if self.var_files else {}
+
+    def init(
+        self, backend_config: Mapping[str, str] | None = None, backend_files: tuple[Path, ...] = ()
+    ) -> None:
+        """``terraform init``: with ``backend_config`` (key=value pairs, after ``backend_files``) the
+        backend is (re)configured; without either, the backend is skipped (``-backend=false``)."""
+        flag = self._flag()
+        options: dict[str, object] = {"input": False, "no_color": flag}
+        args: list[str] = []
+        if backend_config is None and not backend_files:
+            options["backend"] = False
+        else:
+            options["reconfigure"] = flag
+            args = [f"-backend-config={p}" for p in backend_files]
+            args += [f"-backend-config={k}={v}" for k, v in (backend_config or {}).items()]
         try:
-            self._run("init", **kw)
+            self.check("init", *args, **options)
         except TerraformError as err:
             if find_provider_mirror() is None and "provider" in err.message.lower():
                 raise ToolMissingError(
@@ -162,63 +208,46 @@ class TerraformRunner:
                 ) from None
             raise
 
-    def _var_file_args(self) -> dict[str, object]:
-        return {"var_file": [str(p) for p in self.var_files]} if self.var_files else {}
-
-    def plan(self, out: Path | None = None, destroy: bool = False, capture: bool = True) -> int:
-        """Returns 0 for no changes, 2 for changes (``-detailed-exitcode``)."""
-        kw = self._var_file_args()
+    def plan(
+        self, out: Path | None = None, destroy: bool = False, capture: bool = True, lock: bool = True
+    ) -> int:
+        """Returns :data:`PLAN_NO_CHANGES` or :data:`PLAN_CHANGES` (``-detailed-exitcode``)."""
+        flag = self._flag()
+        options: dict[str, object] = {
+            "input": False,
+            "no_color": flag,
+            "detailed_exitcode": flag,
+            **self._var_files(),
+        }
         if out:
-            kw["out"] = str(out)
+            options["out"] = str(out)
         if destroy:
-            kw["destroy"] = _flag()
-        saved = dict(os.environ)
-        full_env = self._full_env()  # computed before clearing: it starts from os.environ
-        os.environ.clear()
-        os.environ.update(full_env)
-        try:
-            result = self._python_terraform().cmd(
-                "plan", no_color=_flag(), input=False, detailed_exitcode=_flag(), capture_output=capture, **kw
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        self._check("plan", result, ok=(0, 2))
-        return int(result[0] or 0)
+            options["destroy"] = flag
+        if not lock:
+            options["lock"] = False
+        result = self.check("plan", ok=(PLAN_NO_CHANGES, PLAN_CHANGES), capture=capture, **options)
+        return result.code
 
-    def apply(self, plan_file: Path | None = None, capture: bool = False) -> None:
-        if plan_file:
-            self._run("apply", str(plan_file), capture=capture)
-        else:
-            self._run("apply", capture=capture, auto_approve=_flag(), **self._var_file_args())
+    def apply(self, capture: bool = False) -> None:
+        flag = self._flag()
+        self.check("apply", capture=capture, input=False, auto_approve=flag, **self._var_files())
 
     def destroy(self, capture: bool = False) -> None:
-        self._run("destroy", capture=capture, auto_approve=_flag(), **self._var_file_args())
+        flag = self._flag()
+        self.check("destroy", capture=capture, input=False, auto_approve=flag, **self._var_files())
 
-    def show_json(self, plan_file: Path) -> dict:  # type: ignore[type-arg]
-        return json.loads(self._run("show", str(plan_file), json=_flag()))
+    def show_json(self, plan_file: Path) -> dict[str, object]:
+        shown = self.check("show", str(plan_file), no_color=self._flag(), json=self._flag())
+        return dict(json.loads(shown.out))
 
     def outputs(self) -> dict[str, object]:
-        # not through python-terraform: it adds -input=false, which `terraform output` rejects
-        result = self.raw("output", "-json")
-        out = self._check("output", (result.returncode, result.stdout, result.stderr))
-        raw = json.loads(out or "{}")
+        """The root module's outputs (``{}`` when the state holds none)."""
+        # not through python-terraform's output(): see the module docstring
+        raw = json.loads(self.check("output", "-json", no_color=self._flag()).out or "{}")
         return {name: item["value"] for name, item in raw.items()}
 
-    def raw(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [terraform_binary(), *args],
-            cwd=self.workdir,
-            env=self._full_env(),
-            text=True,
-            capture_output=True,
-        )
-
-
-def _flag():  # type: ignore[no-untyped-def]
-    from python_terraform import IsFlagged
-
-    return IsFlagged
+    def force_unlock(self, lock_id: str) -> None:
+        self.check("force-unlock", lock_id, force=self._flag(), capture=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,5 +256,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     mirror = find_provider_mirror()
-    print(mirror if mirror else "none (providers come from the registry)")
+    sys.stdout.write(f"{mirror}\n" if mirror else "none (providers come from the registry)\n")
     return 0

@@ -18,14 +18,12 @@ environment needs real capacity (Fargate by default), so a run takes minutes, no
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,16 +52,18 @@ RUN_TIMEOUT = 1800.0 if ON_AWS else 120.0
 
 
 @dataclass
-class Stack:
-    target: Any
-    runner: Any
+class Deployed:
+    stack: Any  # fanout_tools.deploy.Stack
     outputs: dict[str, Any]
-    runtime: Path
     destroyed: bool = False
+
+    @property
+    def target(self) -> Any:
+        return self.stack.target
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     """One apply shared by every test in this module, in a private runtime folder (fresh sandbox)."""
     from fanout_tools import deploy
     from fanout_tools.sandbox import control
@@ -76,40 +76,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
         try:
             started = time.monotonic()
-            prepared = deploy.prepare(argparse.Namespace(target=None, var_file=[var_file]))
-            with prepared.target.backend_override():
-                prepared.runner.apply(capture=True)
-                outputs = prepared.runner.outputs()
+            opened = deploy.open_stack(None, [var_file])
+            opened.runner().apply(capture=True)
             print(f"integration apply: {time.monotonic() - started:.1f} s")
-            built = Stack(target=prepared.target, runner=prepared.runner, outputs=outputs, runtime=runtime)
+            built = Deployed(stack=opened, outputs=opened.outputs())
             yield built
             if not built.destroyed:
-                with prepared.target.backend_override():
-                    prepared.runner.destroy(capture=True)
+                opened.runner().destroy(capture=True)
         finally:
             if not ON_AWS:
                 control.down()
 
 
-def _execute(stack: Stack, payload: dict[str, Any]) -> Any:
+def _execute(deployed: Deployed, payload: dict[str, Any]) -> Any:
     from fanout_tools import run
 
-    arn = run.start_execution(stack.target, stack.outputs, payload, name=f"it-{uuid.uuid4().hex[:10]}")
-    return run.follow(stack.target, arn, timeout=RUN_TIMEOUT, poll_seconds=0.3 if not ON_AWS else 5)
+    arn = run.start_execution(deployed.stack, deployed.outputs, payload, name=f"it-{uuid.uuid4().hex[:10]}")
+    return run.follow(deployed.stack, arn, timeout=RUN_TIMEOUT, poll_seconds=0.3 if not ON_AWS else 5)
 
 
-def _job_output(stack: Stack, job: Any) -> str:
-    """What the job printed: the sandbox's job log, or its CloudWatch Logs stream on AWS."""
-    if stack.target.is_sandbox:
-        return (stack.runtime / "sandbox" / "jobs" / f"{job.job_id}.log").read_text()
-    logs = stack.target.client("logs")
-    events = logs.get_log_events(
-        logGroupName=stack.outputs["batch_log_group_name"], logStreamName=job.log_stream, startFromHead=True
-    )["events"]
-    return "\n".join(e["message"] for e in events)
+def _job_output(deployed: Deployed, job: Any) -> str:
+    """What the job printed, read the way `fanout run` reads it on either target."""
+    log = deployed.target.job_log(deployed.outputs, job.job_id, job.log_stream, lines=100)
+    return "\n".join(log.lines)
 
 
-def test_every_item_reaches_its_own_job_with_its_own_value(stack: Stack) -> None:
+def test_every_item_reaches_its_own_job_with_its_own_value(stack: Deployed) -> None:
     token = uuid.uuid4().hex[:8]
     values = [f"value-{i}-{token}" for i in range(5)]
     result = _execute(stack, {"items": [{"value": v} for v in values]})
@@ -129,7 +121,7 @@ def test_every_item_reaches_its_own_job_with_its_own_value(stack: Stack) -> None
     assert result.history_events > 0
 
 
-def test_generator_bad_input_fails_with_its_error_name_and_message(stack: Stack) -> None:
+def test_generator_bad_input_fails_with_its_error_name_and_message(stack: Deployed) -> None:
     result = _execute(stack, {"count": -1})
     assert result.status == "FAILED"
     assert result.error == "InvalidInputError"
@@ -137,7 +129,7 @@ def test_generator_bad_input_fails_with_its_error_name_and_message(stack: Stack)
     assert result.jobs == []  # nothing was submitted
 
 
-def test_failing_item_is_retried_per_the_retry_strategy_then_fails_the_execution(stack: Stack) -> None:
+def test_failing_item_is_retried_per_the_retry_strategy_then_fails_the_execution(stack: Deployed) -> None:
     result = _execute(stack, {"items": [{"value": "fine"}, {"value": "please fail"}]})
     assert result.status == "FAILED"
     assert result.error == "States.TaskFailed"
@@ -148,14 +140,13 @@ def test_failing_item_is_retried_per_the_retry_strategy_then_fails_the_execution
     assert job.attempts == TEST_VARS["job_attempts"]
     output = _job_output(stack, job)
     assert "please fail" in output
-    if stack.target.is_sandbox:  # both attempts ran (AWS writes one stream per attempt)
+    if not ON_AWS:  # both attempts ran (AWS writes one stream per attempt)
         assert "attempt=1" in output and "attempt=2" in output
 
 
-def test_destroy_leaves_nothing(stack: Stack) -> None:
+def test_destroy_leaves_nothing(stack: Deployed) -> None:
     outputs = stack.outputs
-    with stack.target.backend_override():
-        stack.runner.destroy(capture=True)
+    stack.stack.runner().destroy(capture=True)
     stack.destroyed = True
     sfn = stack.target.client("stepfunctions")
     machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
@@ -171,7 +162,7 @@ def test_destroy_leaves_nothing(stack: Stack) -> None:
     assert definitions["jobDefinitions"] == []
     roles = [r["RoleName"] for r in stack.target.client("iam").list_roles()["Roles"]]
     assert not [r for r in roles if r.startswith(TEST_VARS["name"])]
-    if stack.target.is_sandbox:  # the whole local account is empty again
+    if not ON_AWS:  # the whole local account is empty again (but for its Terraform state bucket)
         assert machines == [] and functions == [] and queues == []
         environments = batch.describe_compute_environments()["computeEnvironments"]
         assert [e for e in environments if e.get("status") != "DELETED"] == []

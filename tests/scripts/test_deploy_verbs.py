@@ -27,7 +27,7 @@ def _error(capsys: pytest.CaptureFixture[str]) -> list[str]:
 def test_run_before_apply_says_run_make_apply_first(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--items", "3"]) == 2
     lines = _error(capsys)
-    assert lines[0] == "error: nothing is deployed: the sandbox is not running"
+    assert lines[0] == "error: nothing is deployed: the sandbox is not running, so it holds nothing"
     assert "run `make apply` first" in lines[1]
 
 
@@ -37,7 +37,7 @@ def test_run_against_an_empty_sandbox_says_run_make_apply_first(capsys: pytest.C
         control.up()
         assert main(["run", "--items", "3"]) == 2
         lines = _error(capsys)
-        assert lines[0] == "error: nothing is deployed in the sandbox"
+        assert lines[0] == "error: nothing is deployed as stack 'fanout' on TARGET=sandbox"
         assert "run `make apply` first" in lines[1]
     finally:
         control.down()
@@ -87,8 +87,9 @@ def test_execution_input(tmp_path: Path) -> None:
 
 
 def test_summary_shows_status_items_events_and_failed_job_output(runtime: Path) -> None:
-    from fanout_tools import run, targets
+    from fanout_tools import run
     from fanout_tools.sandbox import layout
+    from fanout_tools.targets import SandboxTarget
 
     (layout.jobs_dir() / "job-1.log").write_text(
         "--- attempt 2: ['sh']\nboom: item 7 is broken\n--- exit code 3\n"
@@ -108,7 +109,7 @@ def test_summary_shows_status_items_events_and_failed_job_output(runtime: Path) 
         ],
         progress=run.Progress(total=2, succeeded=1, failed=1),
     )
-    text = "\n".join(run.summary_lines(targets.Target(name="sandbox"), {}, result))
+    text = "\n".join(run.summary_lines(SandboxTarget(), {}, result))
     assert "status: FAILED in 1.5 s" in text
     assert "items: 2 total, 1 succeeded, 1 failed" in text
     assert "history events: 42" in text

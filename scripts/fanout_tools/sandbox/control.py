@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,30 +85,41 @@ def _read_int(path: Path) -> int | None:
         return None
 
 
-def _clear_files() -> None:
-    layout.pid_file().unlink(missing_ok=True)
-    layout.port_file().unlink(missing_ok=True)
+def _clear_files(home: Path | None = None) -> None:
+    layout.pid_file(home).unlink(missing_ok=True)
+    layout.port_file(home).unlink(missing_ok=True)
 
 
-def current() -> SandboxInfo | None:
+@contextlib.contextmanager
+def _exclusive(home: Path | None) -> Iterator[None]:
+    """One start or stop at a time per sandbox folder (an flock, released even if we are killed)."""
+    with layout.lock_file(home).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current(home: Path | None = None) -> SandboxInfo | None:
     """The running sandbox, or None. A pid file left by a dead server is removed (stale)."""
-    pid, port = _read_int(layout.pid_file()), _read_int(layout.port_file())
+    pid, port = _read_int(layout.pid_file(home)), _read_int(layout.port_file(home))
     if pid is None and port is None:
         return None
     if pid is None or port is None or not _is_our_server(pid):
-        _clear_files()
+        _clear_files(home)
         return None
-    return SandboxInfo(pid=pid, port=port, log=layout.server_log())
+    return SandboxInfo(pid=pid, port=port, log=layout.server_log(home))
 
 
-def stale_pid_file() -> bool:
+def stale_pid_file(home: Path | None = None) -> bool:
     """A pid file exists but its server is gone (checked without removing it)."""
-    pid = _read_int(layout.pid_file())
-    return layout.pid_file().exists() and (pid is None or not _is_our_server(pid))
+    pid = _read_int(layout.pid_file(home))
+    return layout.pid_file(home).exists() and (pid is None or not _is_our_server(pid))
 
 
-def require_running() -> SandboxInfo:
-    info = current()
+def require_running(home: Path | None = None) -> SandboxInfo:
+    info = current(home)
     if info is None:
         raise SandboxError("the sandbox is not running", "start it with `make sandbox-up` (or `make apply`)")
     return info
@@ -123,12 +136,22 @@ def requested_port() -> int | None:
     return int(raw)
 
 
-def up(port: int | None = None, workers: int | None = None) -> tuple[SandboxInfo, list[str]]:
-    """Start the sandbox (or return the one already running); returns it and notes for the user."""
+def up(
+    port: int | None = None, workers: int | None = None, home: Path | None = None
+) -> tuple[SandboxInfo, list[str]]:
+    """Start the sandbox (or return the one already running); returns it and notes for the user.
+
+    ``home`` names a private sandbox folder (the scan and the tests); default ``.fanout/sandbox``.
+    """
+    with _exclusive(home):
+        return _up(port, workers, home)
+
+
+def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[SandboxInfo, list[str]]:
     notes: list[str] = []
-    if stale_pid_file():
-        notes.append(f"removed a stale pid file ({layout.pid_file()}): its server was no longer running")
-    existing = current()
+    if stale_pid_file(home):
+        notes.append(f"removed a stale pid file ({layout.pid_file(home)}): its server was no longer running")
+    existing = current(home)
     if existing is not None:
         if port is not None and port != existing.port:
             raise SandboxError(
@@ -147,8 +170,8 @@ def up(port: int | None = None, workers: int | None = None) -> tuple[SandboxInfo
             f"port {port} on 127.0.0.1 is already in use",
             "pick another (`fanout sandbox up --port N` or FANOUT_SANDBOX_PORT), or stop what listens there",
         )
-    state_dir = layout.sandbox_dir()
-    log_path = layout.server_log()
+    state_dir = layout.sandbox_dir(home)
+    log_path = layout.server_log(home)
     command = [sys.executable, "-m", SERVER_MODULE, "--port", str(port), "--state-dir", str(state_dir)]
     if workers:
         command += ["--workers", str(workers)]
@@ -164,12 +187,12 @@ def up(port: int | None = None, workers: int | None = None) -> tuple[SandboxInfo
             cwd=state_dir,
             start_new_session=True,
         )
-    layout.pid_file().write_text(f"{proc.pid}\n")
-    layout.port_file().write_text(f"{port}\n")
+    layout.pid_file(home).write_text(f"{proc.pid}\n")
+    layout.port_file(home).write_text(f"{port}\n")
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _clear_files()
+            _clear_files(home)
             raise SandboxError(
                 f"the sandbox server exited at start (code {proc.returncode}): {_tail(log_path)}",
                 f"read {log_path}",
@@ -178,20 +201,31 @@ def up(port: int | None = None, workers: int | None = None) -> tuple[SandboxInfo
             return SandboxInfo(pid=proc.pid, port=port, log=log_path), notes
         time.sleep(0.1)
     _terminate(proc.pid)
-    _clear_files()
+    _clear_files(home)
     raise SandboxError(
         f"the sandbox server did not become healthy within {START_TIMEOUT_SECONDS:.0f} s", f"read {log_path}"
     )
 
 
-def down() -> SandboxInfo | None:
+def down(home: Path | None = None) -> SandboxInfo | None:
     """Stop the sandbox; returns what was stopped, or None when it was not running."""
-    info = current()
-    if info is None:
-        return None
-    _terminate(info.pid)
-    _clear_files()
-    return info
+    with _exclusive(home):
+        info = current(home)
+        if info is None:
+            return None
+        _terminate(info.pid)
+        _clear_files(home)
+        return info
+
+
+@contextlib.contextmanager
+def private(home: Path) -> Iterator[SandboxInfo]:
+    """A sandbox of its own in ``home`` for as long as the block runs (the scan, the tests)."""
+    info, _ = up(home=home)
+    try:
+        yield info
+    finally:
+        down(home)
 
 
 def _terminate(pid: int) -> None:

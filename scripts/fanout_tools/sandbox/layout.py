@@ -12,22 +12,28 @@ FAKE_SECRET_KEY = "sandbox"  # not a secret: the local account accepts anything
 DEFAULT_REGION = "us-east-1"
 
 
-def sandbox_dir() -> Path:
-    path = runtime_dir() / "sandbox"
+def sandbox_dir(home: Path | None = None) -> Path:
+    """The sandbox's folder: ``home`` (a private sandbox: the scan, tests) or ``.fanout/sandbox``."""
+    path = home or runtime_dir() / "sandbox"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def pid_file() -> Path:
-    return sandbox_dir() / "server.pid"
+def pid_file(home: Path | None = None) -> Path:
+    return sandbox_dir(home) / "server.pid"
 
 
-def port_file() -> Path:
-    return sandbox_dir() / "server.port"
+def port_file(home: Path | None = None) -> Path:
+    return sandbox_dir(home) / "server.port"
 
 
-def server_log() -> Path:
-    return sandbox_dir() / "server.log"
+def lock_file(home: Path | None = None) -> Path:
+    """Held (flock) while a sandbox starts or stops, so two commands never start two servers."""
+    return sandbox_dir(home) / "server.lock"
+
+
+def server_log(home: Path | None = None) -> Path:
+    return sandbox_dir(home) / "server.log"
 
 
 def jobs_dir(base: Path | None = None) -> Path:

@@ -1,0 +1,145 @@
+"""What every target provides. A verb asks its target; it never asks which target it has."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import boto3
+
+DEFAULT_REGION = "us-east-1"
+# Every stack has its own state object, keyed by its name, so two stacks (a user's and the
+# integration tests', or the bench's designs) can never plan against each other's state.
+STATE_KEY_PREFIX = "sfn-batch-fanout"
+LOG_TAIL_LINES = 4
+
+
+def state_key(stack_name: str) -> str:
+    return f"{STATE_KEY_PREFIX}/{stack_name}/terraform.tfstate"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How ``terraform init`` configures the S3 backend: files first, then key=value pairs."""
+
+    files: tuple[Path, ...] = ()
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobLog:
+    """Where a job's output is, and its last lines (empty when there is nothing to read yet)."""
+
+    location: str
+    lines: tuple[str, ...] = ()
+
+
+class Target(ABC):
+    """An account to deploy to and run in."""
+
+    name: ClassVar[str]
+
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region or DEFAULT_REGION
+
+    # --- the account -------------------------------------------------------------------------
+
+    @abstractmethod
+    def prepare(self, start: bool = True) -> list[str]:
+        """Make the account usable (``start=False``: only check that it is); returns notes to print."""
+
+    @abstractmethod
+    def nothing_deployed(self) -> str | None:
+        """Why nothing can be deployed there, when that is known without asking the account."""
+
+    @abstractmethod
+    def aws_env(self) -> dict[str, str | None]:
+        """Environment for every process that calls AWS for this target (None unsets a variable)."""
+
+    @abstractmethod
+    def session(self) -> boto3.session.Session:
+        """A boto3 session with this target's credentials."""
+
+    def endpoint_url(self) -> str | None:
+        """Where API calls go when it is not AWS's own endpoint."""
+        return None
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        from botocore.config import Config
+
+        kwargs: dict[str, Any] = {
+            "region_name": region or self.region,
+            "config": Config(retries={"max_attempts": 5, "mode": "standard"}),
+        }
+        if self.endpoint_url():
+            kwargs["endpoint_url"] = self.endpoint_url()
+        return self.session().client(service, **kwargs)
+
+    # --- Terraform ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def backend(self, stack_name: str) -> Backend:
+        """The S3 backend settings for ``stack_name``'s state."""
+
+    def terraform_variables(self) -> dict[str, str]:
+        """Stack variables this target sets (below the user's var files in precedence)."""
+        return {}
+
+    def stacks(self) -> list[str]:
+        """Names of the stacks whose state this target's backend holds."""
+        backend = self.backend("-")
+        bucket = backend.config.get("bucket") or _read_backend_value(backend.files, "bucket")
+        if not bucket:
+            return []
+        s3 = self.client(
+            "s3", region=backend.config.get("region") or _read_backend_value(backend.files, "region")
+        )
+        names: list[str] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{STATE_KEY_PREFIX}/"
+        ):
+            for item in page.get("Contents", []):
+                parts = item["Key"].split("/")
+                if len(parts) == 3 and parts[2] == "terraform.tfstate" and item.get("Size", 0) > 0:
+                    names.append(parts[1])
+        return sorted(set(names))
+
+    def after_destroy(self, keep_running: bool) -> list[str]:
+        """Clean-up after a stack was destroyed; returns notes to print."""
+        return []
+
+    # --- what users read ---------------------------------------------------------------------
+
+    @abstractmethod
+    def job_log(
+        self,
+        outputs: dict[str, Any],
+        job_id: str,
+        log_stream: str | None,
+        array: bool = False,
+        lines: int = LOG_TAIL_LINES,
+    ) -> JobLog:
+        """Where a job's output is (an array parent: where its children's are) and its last ``lines``."""
+
+    @abstractmethod
+    def logs_hint(self, outputs: dict[str, Any]) -> str:
+        """One line: where all the logs of a run are."""
+
+    def command_hint(self, make_args: str) -> str:
+        """A make command for this target, e.g. ``make run ITEMS=25`` (plus ``TARGET=aws`` on aws)."""
+        return f"make {make_args}"
+
+
+def _read_backend_value(files: tuple[Path, ...], key: str) -> str | None:
+    """A plain ``key = "value"`` line of a ``.tfbackend`` file (the last file that sets it)."""
+    found: str | None = None
+    for path in files:
+        from fanout_tools.tfvars import read_var_file
+
+        value = read_var_file(path).get(key)
+        if isinstance(value, str):
+            found = value
+    return found
