@@ -91,7 +91,9 @@ def test_aws_target_without_credentials_is_a_one_line_error(monkeypatch: pytest.
     assert "TARGET=sandbox" in err.value.hint
 
 
-def test_aws_target_needs_a_backend_file_without_a_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_aws_target_needs_a_backend_file_without_a_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(AwsTarget, "caller_identity", lambda self: {"Account": "111122223333"})
     monkeypatch.setenv("FANOUT_BACKEND_CONFIG", str(tmp_path / "missing.s3.tfbackend"))
     with pytest.raises(ConfigError, match="S3 backend config file"):
