@@ -106,6 +106,10 @@ class RunResult:
     progress: Progress
     map_runs: dict[str, dict[str, int]] = field(default_factory=dict)
     children_visible: bool = True
+    # States entered in the parent's history: what AWS bills a Standard workflow for (one state
+    # transition each, https://aws.amazon.com/step-functions/pricing/).
+    states_entered: int = 0
+    output_bytes: int = 0  # size of the execution's output as the service returns it
 
 
 class Follower:
@@ -118,6 +122,7 @@ class Follower:
         self.jobs: dict[str, JobInfo] = {}
         self.total: int | None = None
         self.history_events = 0
+        self.states_entered = 0
         self.child_history_events = 0
         self._child_done: dict[str, int] = {}
         self.children_visible = True
@@ -180,6 +185,7 @@ class Follower:
         described = self.sfn.describe_execution(executionArn=self.arn)
         events = self.history(self.arn)
         self.history_events = len(events)
+        self.states_entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
         self._scan(events)
         child_events = 0
         for child in self._children():
@@ -321,6 +327,8 @@ def follow(
         progress=follower.progress(),
         map_runs=follower.map_runs,
         children_visible=follower.children_visible,
+        states_entered=follower.states_entered,
+        output_bytes=len((described.get("output") or "").encode()),
     )
 
 
