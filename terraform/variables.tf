@@ -243,7 +243,7 @@ variable "vpc_cidr" {
 # --- the job ----------------------------------------------------------------------------------
 
 variable "container_image" {
-  description = "Container image of the Batch job. Array modes need an image with the fanout_item helper (see job_command)."
+  description = "Container image of the Batch job. Array modes with the default job_command need only python3 >= 3.8 in the image (the reader runs inline, standard library only); no image build."
   type        = string
   default     = "public.ecr.aws/docker/library/python:3.12-slim"
 
@@ -254,7 +254,7 @@ variable "container_image" {
 }
 
 variable "job_command" {
-  description = "Command of the job. Ref::item (inline, distributed) or Ref::items_uri (array modes) receives the work. null = [\"echo\", \"Ref::item\"] or [\"python3\", \"-m\", \"fanout_item\", \"Ref::items_uri\", \"--\", \"echo\"]."
+  description = "Command of the job. Ref::item (inline, distributed) or Ref::items_uri (array modes) receives the work. null = [\"echo\", \"Ref::item\"] or, in array modes, [\"python3\", \"-I\", \"-S\", \"-c\", <inline reader>, \"Ref::items_uri\", \"--\", \"echo\"] (the reader appends the child's item to the command after --; keep that prefix and replace echo with your command)."
   type        = list(string)
   default     = null
 

@@ -19,21 +19,25 @@ Exit codes of its own: 64 bad usage, 66 no such line or object, 75 S3 or credent
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
-import random
 import struct
 import sys
 import time
-from urllib.parse import quote, urlsplit
+
+try:  # the interpreter's own SHA-256: importing hashlib/hmac loads OpenSSL, a third of start-up time
+    from _sha2 import sha256  # Python >= 3.12
+except ImportError:
+    try:
+        from _sha256 import sha256  # Python <= 3.11
+    except ImportError:
+        from hashlib import sha256
 
 USAGE = "usage: python3 -m fanout_item s3://BUCKET/KEY -- CMD [ARGS...]"
 INDEX_SUFFIX = ".idx"
 ENTRY = struct.Struct(">Q")  # one offset of the index
 PAIR = struct.Struct(">QQ")  # start of line i, start of line i+1
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+EMPTY_SHA256 = sha256(b"").hexdigest()
+UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/")
 CONTAINER_HOST = "http://169.254.170.2"
 IMDS_HOST = "http://169.254.169.254"
 # Hosts AWS_CONTAINER_CREDENTIALS_FULL_URI may name over http:
@@ -71,21 +75,110 @@ def index_key(key: str) -> str:
     return key + INDEX_SUFFIX
 
 
+def urlsplit(url: str) -> tuple:
+    """(scheme, host, port, path) of an absolute URL (what this reader needs of urllib.parse)."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    host, port = netloc, None
+    if netloc.startswith("["):
+        host, _, tail = netloc[1:].partition("]")
+        port = tail[1:] or None
+    elif netloc.count(":") == 1:
+        host, port = netloc.split(":")
+    return scheme, host, int(port) if port else None, slash + path
+
+
+def quote(path: str) -> str:
+    """URI-encode an S3 key for SigV4 (every byte but unreserved characters and '/')."""
+    return "".join(chr(b) if b in UNRESERVED else f"%{b:02X}" for b in path.encode())
+
+
+def _sleep(attempt: int) -> None:
+    import random
+
+    time.sleep(random.uniform(0, 0.2 * 2**attempt))
+
+
 # --- HTTP and credentials -------------------------------------------------------------------------
+
+
+class Connection:
+    """HTTP/1.1 over one kept-alive socket (importing http.client alone costs more than this reader's
+    start-up budget). Bodies are read by Content-Length, else up to the connection's close."""
+
+    def __init__(self, scheme, host, port=None, timeout=30.0):
+        import socket
+
+        self.netloc = host if port is None else f"{host}:{port}"
+        port = port or (443 if scheme == "https" else 80)
+        sock = socket.create_connection((host.strip("[]"), port), timeout)
+        if scheme == "https":
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host.strip("[]"))
+        self.sock, self.file, self.usable = sock, sock.makefile("rb"), True
+
+    def request(self, method, path, headers):
+        head = {"host": self.netloc, **headers}
+        if method != "GET":
+            head["content-length"] = "0"
+        lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in head.items()), "", ""]
+        self.sock.sendall("\r\n".join(lines).encode("latin-1"))
+        status = self.file.readline(65537).split(None, 2)
+        if len(status) < 2:
+            raise OSError("the server closed the connection")
+        response = Response(int(status[1]), self)
+        while True:
+            line = self.file.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            response.headers[name.strip().lower()] = value.strip()
+        return response
+
+    def close(self):
+        self.usable = False
+        self.sock.close()
+
+
+class Response:
+    def __init__(self, status, conn):
+        self.status, self.conn, self.headers = status, conn, {}
+
+    def _left(self):
+        length = self.headers.get("content-length")
+        return None if length is None else int(length)
+
+    def read(self):
+        left, file = self._left(), self.conn.file
+        if left is not None:
+            body = file.read(left)
+        else:  # no length (S3, ECS and IMDS send one): read to the close
+            body = file.read()
+            self.conn.usable = False
+        if self.headers.get("connection", "").lower() == "close":
+            self.conn.usable = False
+        return body
+
+    def lines(self):
+        left = self._left()
+        if left is None:
+            yield from self.read().splitlines(keepends=True)
+            return
+        while left > 0:
+            line = self.conn.file.readline(left)
+            if not line:
+                return
+            left -= len(line)
+            yield line
 
 
 def http_call(method, url, headers=None, timeout=2.0):
     """(status, body) of one request; raises OSError when nothing answers."""
-    import http.client
-
-    parts = urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    scheme, host, port, path = urlsplit(url)
+    conn = Connection(scheme, host, port, timeout)
     try:
-        conn.request(
-            method, (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=headers or {}
-        )
-        response = conn.getresponse()
+        response = conn.request(method, path or "/", headers or {})
         return response.status, response.read()
     finally:
         conn.close()
@@ -100,11 +193,13 @@ def _retry(call):
         if status is not None and status < 500:
             return status, body
         if attempt + 1 < ATTEMPTS:
-            time.sleep(random.uniform(0, 0.2 * 2**attempt))
+            _sleep(attempt)
     return status, body
 
 
 def _credential_json(body: bytes, source: str) -> dict:
+    import json
+
     try:
         data = json.loads(body)
         return {"key": data["AccessKeyId"], "secret": data["SecretAccessKey"], "token": data.get("Token")}
@@ -120,9 +215,8 @@ def container_endpoint(env) -> tuple:
     full = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     if not full:
         return None, None
-    parts = urlsplit(full)
-    host = parts.hostname or ""
-    if parts.scheme != "https" and not (host in CONTAINER_HTTP_HOSTS or host.startswith("127.")):
+    scheme, host, _, _ = urlsplit(full)
+    if scheme != "https" and not (host in CONTAINER_HTTP_HOSTS or host.startswith("127.")):
         raise ReadError("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/ECS/EKS address")
     headers = {}
     token_file = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
@@ -194,7 +288,10 @@ def region(env=None, get=http_call) -> str:
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+    """HMAC-SHA256 (RFC 2104) on the interpreter's own SHA-256."""
+    key = key.ljust(64, b"\0")
+    inner = sha256(bytes(b ^ 0x36 for b in key) + text.encode()).digest()
+    return sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
 
 
 def sign(method, host, path, headers, creds, region_name, amz_date, service="s3", payload=EMPTY_SHA256):
@@ -211,11 +308,11 @@ def sign(method, host, path, headers, creds, region_name, amz_date, service="s3"
         [method, path, ""] + [f"{name}:{signed[name]}" for name in names] + ["", ";".join(names), payload]
     )
     scope = f"{amz_date[:8]}/{region_name}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, sha256(canonical.encode()).hexdigest()])
     key = ("AWS4" + creds["secret"]).encode()
     for part in (amz_date[:8], region_name, service, "aws4_request"):
         key = _hmac(key, part)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = _hmac(key, to_sign).hex()
     signed["authorization"] = "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}".format(
         creds["key"],
         scope,
@@ -242,31 +339,31 @@ class S3:
         self._conn = None
 
     def _address(self, bucket, key):
-        path = "/" + quote(key, safe="/~")
+        path = "/" + quote(key)
         if self.endpoint:
-            parts = urlsplit(self.endpoint)
-            return parts.scheme, parts.netloc, parts.path.rstrip("/") + "/" + bucket + path
+            scheme, _, rest = self.endpoint.partition("://")
+            netloc, slash, base = rest.partition("/")
+            return scheme, netloc, (slash + base).rstrip("/") + "/" + bucket + path
         suffix = ".amazonaws.com.cn" if self.region.startswith("cn-") else ".amazonaws.com"
         if "." in bucket:  # dotted names break virtual-hosted TLS
             return "https", "s3." + self.region + suffix, "/" + bucket + path
         return "https", bucket + ".s3." + self.region + suffix, path
 
     def _send(self, bucket, key, headers):
-        import http.client
-
         scheme, netloc, path = self._address(bucket, key)
-        if self._conn is None or self._conn[0] != (scheme, netloc):
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            self._conn = ((scheme, netloc), cls(netloc, timeout=30))
-        conn = self._conn[1]
+        if self._conn is None or not self._conn.usable or self._conn.target != (scheme, netloc):
+            host, port = netloc, None
+            if netloc.rsplit(":", 1)[-1].isdigit() and not netloc.endswith("]"):
+                host, port = netloc.rsplit(":", 1)[0], int(netloc.rsplit(":", 1)[1])
+            self._conn = Connection(scheme, host, port)
+            self._conn.target = (scheme, netloc)
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         signed = sign("GET", netloc, path, headers, self.creds, self.region, amz_date)
         self.requests += 1
         try:
-            conn.request("GET", path, headers=signed)
-            return conn.getresponse()
-        except (OSError, http.client.HTTPException):
-            self._conn = None
+            return self._conn.request("GET", path, signed)
+        except (OSError, ValueError):
+            self._conn.close()
             raise OSError("S3 connection failed") from None
 
     def _open(self, bucket, key, headers):
@@ -279,7 +376,7 @@ class S3:
                 if response.status < 300:
                     return response
                 body = response.read()
-                moved = response.getheader("x-amz-bucket-region")
+                moved = response.headers.get("x-amz-bucket-region")
                 if response.status == 404:
                     raise NotFound(f"s3://{bucket}/{key}")
                 if response.status == 416:
@@ -291,7 +388,7 @@ class S3:
                 if response.status < 500 and response.status != 429:
                     break
             if attempt + 1 < ATTEMPTS:
-                time.sleep(random.uniform(0, 0.2 * 2**attempt))
+                _sleep(attempt)
         raise ReadError(f"GET s3://{bucket}/{key}: {failure}")
 
     def get_range(self, bucket, key, first, last) -> bytes:
@@ -302,19 +399,20 @@ class S3:
 
     def lines(self, bucket, key):
         response = self._open(bucket, key, {})
-        for line in iter(response.readline, b""):
+        self._conn.usable = False  # the rest of the body is not read: never reuse this connection
+        for line in response.lines():
             self.bytes_read += len(line)
             yield line
-        self._conn = None  # the rest of the body is not read: never reuse this connection
 
 
 def split_uri(uri):
-    parts = urlsplit(uri)
-    if parts.scheme == "file":
-        return "file", "", parts.path
-    if parts.scheme != "s3" or not parts.netloc or not parts.path.lstrip("/"):
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    if scheme == "file":
+        return "file", "", "/" + key
+    if scheme != "s3" or not bucket or not key.lstrip("/"):
         raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-    return "s3", parts.netloc, parts.path.lstrip("/")
+    return "s3", bucket, key.lstrip("/")
 
 
 def _line_from(entry: bytes, read_line, index: int) -> str:

@@ -202,6 +202,10 @@ def test_addressing_virtual_hosted_path_style_and_endpoint_override():
         region_name="us-east-1",
     )
     assert local._address("b", "k") == ("http", "127.0.0.1:2", "/b/k")
+    from urllib.parse import quote
+
+    key = "runs/a b/ü=1,x+y~z;(q)*'!@$&:?#[]%"
+    assert fanout_item.quote(key) == quote(key, safe="/~")
     china = fanout_item.S3(env={}, creds=CREDS, region_name="cn-north-1")
     assert china._address("b", "k")[1] == "b.s3.cn-north-1.amazonaws.com.cn"
 
