@@ -218,7 +218,11 @@ def _job_queue_arn(path: str, params: dict[str, Any], context: dict[str, str]) -
 
 
 def _job_definition_name(path: str, params: dict[str, Any]) -> str:
-    """The job definition's name: revisions (``name:3``) and ARNs reduce to the name (policy uses ``:*``)."""
+    """The job definition's name: revisions (``name:3``) and ARNs reduce to the name.
+
+    The table allows both ``job-definition/<name>`` (a submission by name, the latest revision, is
+    authorized against the revision-less ARN) and ``job-definition/<name>:*`` (any revision).
+    """
     value = _static(path, params, "JobDefinition")
     if value.startswith("arn:"):
         value = value.split("job-definition/", 1)[-1]

@@ -16,6 +16,7 @@ COMMON = {
         ["batch:SubmitJob"],
         [
             "${job_queue_arn}",
+            f"{P}:batch:{RA}:job-definition/${{job_definition_name}}",
             f"{P}:batch:{RA}:job-definition/${{job_definition_name}}:*",
             f"{P}:batch:{RA}:job/*",
         ],
@@ -113,6 +114,7 @@ def test_real_values_give_concrete_arns():
     }
     grants = by_sid(iam.derive_policy(definition, context, logging=False, tracing=False))
     assert grants["SubmitBatchJobs"][1] == [
+        "arn:aws:batch:us-east-1:123456789012:job-definition/fanout",
         "arn:aws:batch:us-east-1:123456789012:job-definition/fanout:*",
         "arn:aws:batch:us-east-1:123456789012:job-queue/fanout",
         "arn:aws:batch:us-east-1:123456789012:job/*",
@@ -149,9 +151,21 @@ def batch_task(**params) -> dict:
 CTX = {"partition": "aws", "region": "eu-west-1", "account_id": "123456789012", "state_machine_name": "sm"}
 
 
+def test_job_definition_by_name_needs_the_revision_less_arn_too():
+    """Submitting by name (latest revision) is authorized against job-definition/<name>, not only :*
+    (https://github.com/aws/aws-cdk/issues/25574, https://github.com/aws/aws-sdk-js/issues/4280)."""
+    for mode in render.MODES:
+        submit = by_sid(iam.derive_policy(template_definition(mode), render.placeholder_context()))
+        resources = submit["SubmitBatchJobs"][1]
+        assert f"{P}:batch:{RA}:job-definition/${{job_definition_name}}" in resources
+        assert f"{P}:batch:{RA}:job-definition/${{job_definition_name}}:*" in resources
+        assert not [r for r in resources if r.endswith("job-definition/*")]
+
+
 def test_job_queue_name_and_definition_revision_are_normalised():
     grants = by_sid(iam.derive_policy(batch_task(), CTX))
     assert grants["SubmitBatchJobs"][1] == [
+        "arn:aws:batch:eu-west-1:123456789012:job-definition/defn",
         "arn:aws:batch:eu-west-1:123456789012:job-definition/defn:*",
         "arn:aws:batch:eu-west-1:123456789012:job-queue/q",
         "arn:aws:batch:eu-west-1:123456789012:job/*",
