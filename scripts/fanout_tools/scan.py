@@ -370,5 +370,9 @@ def run(args: argparse.Namespace) -> int:
     for outcome, where in outcomes:
         print_outcome(outcome, where)
     ok = all(o.ok for o, _ in outcomes)
+    # parliament and cloudsplaining on every policy document of every plan (reports beside checkov's)
+    from fanout_tools.iam_lint import lint_plan_dirs
+
+    ok = lint_plan_dirs([where for _, where in outcomes if (where / "plan.json").is_file()]) and ok
     print("scan: OK" if ok else "scan: FAILED (see above)")
     return 0 if ok else 1
