@@ -168,7 +168,10 @@ def generate(event: dict[str, Any]) -> dict[str, Any]:
     logger.append_keys(mode=settings.mode)
     tracer.put_annotation(key="mode", value=settings.mode)
     if not isinstance(event, dict):
-        raise InvalidInputError("the Lambda payload must be an object {input, execution_name}")
+        raise InvalidInputError(
+            "the Lambda payload must be an object {input, execution_name}. "
+            "Invoke the generator through the state machine, which passes both."
+        )
     request = parse_input(event.get("input"), settings)
     logger.append_keys(item_count=request.count)
     tracer.put_annotation(key="item_count", value=request.count)
@@ -227,12 +230,21 @@ def parse_input(data: Any, settings: Settings) -> Request:
         return request
     count = data["count"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InvalidInputError(f"'count' must be a positive integer, got {count!r}.")
+        raise InvalidInputError(
+            f"'count' must be a positive integer, got {count!r}. "
+            'Start the execution with {"count": N} where N >= 1 is the number of items to fan out.'
+        )
     template = data.get("template", {})
     if not isinstance(template, dict):
-        raise InvalidInputError(f"'template' must be a JSON object, got {type(template).__name__}.")
+        raise InvalidInputError(
+            f"'template' must be a JSON object, got {type(template).__name__}. "
+            'Pass the fields every item shares, e.g. {"count": 3, "template": {"size": "L"}}.'
+        )
     if "index" in template:
-        raise InvalidInputError("'template' must not contain 'index': each item gets its own index.")
+        raise InvalidInputError(
+            "'template' must not contain 'index': each item gets its own index. "
+            "Remove 'index' from the template (or rename the field)."
+        )
     _check_count(count, ceiling, settings)
     head = _DUMPS(template)[:-1] if template else None
     request = Request(count, None, head)
