@@ -136,6 +136,7 @@ module "state_machine" {
 
   name                         = var.name
   fanout_mode                  = var.fanout_mode
+  comparison_design            = var.comparison_design
   generator_function_name      = module.generator.function_name
   job_queue_name               = module.batch.job_queue_name
   job_definition_name          = module.batch.job_definition_name

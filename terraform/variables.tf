@@ -145,6 +145,17 @@ variable "batch_api_retry" {
   }
 }
 
+variable "comparison_design" {
+  description = "Deploy a comparison design's definition instead of fanout_mode's: null = the mode's (default); \"sample\" = the AWS sample's design unchanged (every job identical, no Retry, untrimmed .sync results), on an inline-mode stack, as `fanout bench` measures it. Not for production."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.comparison_design == null || try(var.comparison_design == "sample" && var.fanout_mode == "inline", false)
+    error_message = "comparison_design must be null or \"sample\" (with fanout_mode = \"inline\": the sample fans out the items the inline generator returns)."
+  }
+}
+
 # --- compute and network --------------------------------------------------------------------
 
 variable "compute_type" {

@@ -26,6 +26,10 @@ from fanout_tools.paths import templates_dir, terraform_dir
 
 MODES = ("inline", "array", "distributed", "distributed_array")
 DISTRIBUTED_MODES = ("distributed", "distributed_array")
+# Designs rendered beside the modes so they can be deployed for comparison (root variable
+# comparison_design), each from templates/asl/<design>.asl.json.j2, with the mode whose stack
+# (generator output, job definition) it runs on.
+COMPARISON_DESIGNS: dict[str, str] = {"sample": "inline"}
 # Template variables: Terraform must pass exactly these to both templates (local.template_vars in
 # terraform/modules/state_machine/main.tf).
 STRING_VARIABLES = (
@@ -119,7 +123,7 @@ def render_template(mode: str, inner_max_concurrency: int = DEFAULT_INNER_MAX_CO
     """The ``<mode>.asl.json.tftpl`` text: Jinja2 output with Terraform placeholders."""
     import jinja2
 
-    if mode not in MODES:
+    if mode not in MODES and mode not in COMPARISON_DESIGNS:
         raise ConfigError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
     placeholders: dict[str, str] = {
         name: "${" + name + "}" for name in (*STRING_VARIABLES, *NUMBER_VARIABLES)
@@ -132,7 +136,8 @@ def render_template(mode: str, inner_max_concurrency: int = DEFAULT_INNER_MAX_CO
         autoescape=False,
         keep_trailing_newline=True,
     )
-    text = env.get_template("state_machine.asl.json.j2").render(
+    name = f"{mode}.asl.json.j2" if mode in COMPARISON_DESIGNS else "state_machine.asl.json.j2"
+    text = env.get_template(name).render(
         mode=mode, v=placeholders, inner_max_concurrency=int(inner_max_concurrency)
     )
     # Normalise layout: Terraform placeholders are not JSON, so only trailing spaces are trimmed.
@@ -144,6 +149,9 @@ def check_values(mode: str, values: dict[str, Any]) -> dict[str, Any]:
     from fanout_tools.limits import aws_limits
 
     limits = aws_limits()
+    if mode not in MODES and mode not in COMPARISON_DESIGNS:
+        raise ConfigError(f"unknown mode {mode!r}", f"use one of {', '.join(MODES)}")
+    mode = COMPARISON_DESIGNS.get(mode, mode)  # a comparison design is checked as its stack's mode
     out: dict[str, Any] = {}
     for name in STRING_VARIABLES:
         value = values.get(name)
@@ -253,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.inner_max_concurrency <= 40:
         raise ConfigError("--inner-max-concurrency must be 1..40", "an inline Map runs at most 40 iterations")
     outputs: dict[str, str] = {}
-    for mode in MODES:
+    for mode in (*MODES, *COMPARISON_DESIGNS):
         outputs.update(validated_outputs(mode, args.inner_max_concurrency))
     target = definitions_dir()
     stale = [name for name, text in outputs.items() if _read(target / name) != text]

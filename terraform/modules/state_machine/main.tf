@@ -37,8 +37,10 @@ locals {
     batch_api_retry_max_delay_seconds = var.batch_api_retry.max_delay_seconds
   }
 
-  definition = templatefile("${path.module}/definitions/${var.fanout_mode}.asl.json.tftpl", local.template_vars)
-  policy     = templatefile("${path.module}/definitions/${var.fanout_mode}.policy.json.tftpl", local.template_vars)
+  # The mode's definition, or a comparison design's (the AWS sample) on the same resources.
+  design     = coalesce(var.comparison_design, var.fanout_mode)
+  definition = templatefile("${path.module}/definitions/${local.design}.asl.json.tftpl", local.template_vars)
+  policy     = templatefile("${path.module}/definitions/${local.design}.policy.json.tftpl", local.template_vars)
 }
 
 data "aws_iam_policy_document" "trust" {

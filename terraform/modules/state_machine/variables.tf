@@ -18,6 +18,17 @@ variable "fanout_mode" {
   }
 }
 
+variable "comparison_design" {
+  description = "Deploy definitions/<comparison_design>.{asl,policy}.json.tftpl instead of the mode's: null = the mode's; \"sample\" = the AWS sample's design (inline mode only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.comparison_design == null || try(var.comparison_design == "sample" && var.fanout_mode == "inline", false)
+    error_message = "comparison_design must be null or \"sample\" (with fanout_mode = \"inline\": the sample fans out the items the inline generator returns)."
+  }
+}
+
 variable "generator_function_name" {
   description = "Name of the generator Lambda function the state machine invokes."
   type        = string
