@@ -8,6 +8,15 @@ data "aws_caller_identity" "current" {}
 locals {
   # The one place the AWS limits live (shared with the Python tooling and the tests).
   limits = { for key, value in jsondecode(file("${path.module}/aws_limits.json")) : key => value if !startswith(key, "_") }
+  # The one place the modes, defaults and ranges live (shared with the Python tooling); every
+  # module that validates an input reads it the same way and applies the same rule.
+  contract          = jsondecode(file("${path.module}/contract.json"))
+  settings          = local.contract.settings
+  modes             = [for mode in local.contract.modes : mode.name]
+  array_modes       = [for mode in local.contract.modes : mode.name if mode.array]
+  distributed_modes = [for mode in local.contract.modes : mode.name if mode.distributed]
+  compute_types     = [for type in local.contract.compute_types : type.name]
+  fargate_types     = [for type in local.contract.compute_types : type.name if type.fargate]
 
   # Fargate's valid memory sizes (MiB) per vCPU count:
   # https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
@@ -24,8 +33,8 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.id
 
-  array_mode  = contains(["array", "distributed_array"], var.fanout_mode)
-  uses_bucket = var.fanout_mode != "inline"
+  array_mode  = contains(local.array_modes, var.fanout_mode)
+  uses_bucket = local.array_mode || contains(local.distributed_modes, var.fanout_mode)
   runs_prefix = "runs/"
 
   create_network     = length(var.subnet_ids) == 0
@@ -56,6 +65,7 @@ locals {
       FANOUT_ITEMS_PER_BATCH = tostring(var.items_per_batch)
       FANOUT_MAX_CONCURRENCY = tostring(var.max_concurrency)
       FANOUT_LIMITS          = jsonencode(local.limits)
+      FANOUT_MODES           = jsonencode(local.modes)
     },
     var.max_items == null ? {} : { FANOUT_MAX_ITEMS = tostring(var.max_items) },
   )

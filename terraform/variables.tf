@@ -1,5 +1,8 @@
 # Every input a user could get wrong is checked here, with a message that says what to do.
-# AWS limits come from aws_limits.json (local.limits, see main.tf), never from literals.
+# AWS limits come from aws_limits.json (local.limits, see main.tf), never from literals; modes,
+# defaults and ranges from contract.json (local.contract). A module that declares the same input
+# validates it with the same condition and message (tests/terraform/test_contract.py). Defaults
+# must be literals; the same test checks they equal the contract's.
 
 # --- naming, placement ----------------------------------------------------------------------
 
@@ -9,8 +12,8 @@ variable "name" {
   default     = "fanout"
 
   validation {
-    condition     = can(regex(local.limits.batch_name_pattern, var.name)) && length(var.name) <= 32
-    error_message = "name must be 3-32 characters: letters, digits, hyphens and underscores, starting and ending with a letter or digit (it prefixes Batch, IAM, Lambda and S3 names)."
+    condition     = can(regex(local.limits.batch_name_pattern, var.name)) && length(var.name) >= local.settings.name.min_length && length(var.name) <= local.settings.name.max_length
+    error_message = "name must be ${local.settings.name.min_length}-${local.settings.name.max_length} characters: letters, digits, hyphens and underscores, starting and ending with a letter or digit (it prefixes Batch, IAM, Lambda and S3 names)."
   }
 }
 
@@ -44,8 +47,8 @@ variable "fanout_mode" {
   default     = "inline"
 
   validation {
-    condition     = contains(["inline", "array", "distributed", "distributed_array"], var.fanout_mode)
-    error_message = "fanout_mode must be one of inline, array, distributed, distributed_array."
+    condition     = contains(local.modes, var.fanout_mode)
+    error_message = "fanout_mode must be one of ${join(", ", local.modes)}."
   }
 }
 
@@ -55,13 +58,13 @@ variable "max_concurrency" {
   default     = 10
 
   validation {
-    condition     = var.max_concurrency >= 1 && floor(var.max_concurrency) == var.max_concurrency
-    error_message = "max_concurrency must be a whole number >= 1 (0, unbounded, overwhelms Batch's 50 SubmitJob/s and the local account)."
+    condition     = var.max_concurrency >= local.settings.max_concurrency.min && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number >= ${local.settings.max_concurrency.min} (0, unbounded, overwhelms Batch's ${local.limits.batch_submit_job_tps} SubmitJob/s and the local account)."
   }
 
   validation {
-    condition     = startswith(var.fanout_mode, "distributed") || var.max_concurrency <= local.limits.inline_map_max_concurrency
-    error_message = "max_concurrency must be at most ${local.limits.inline_map_max_concurrency} in ${var.fanout_mode} mode (an inline Map runs at most that many iterations at once); use fanout_mode = \"distributed\" or \"distributed_array\" for more."
+    condition     = contains(local.distributed_modes, var.fanout_mode) || var.max_concurrency <= local.limits.inline_map_max_concurrency
+    error_message = "max_concurrency must be at most ${local.limits.inline_map_max_concurrency} in ${var.fanout_mode} mode (an inline Map runs at most that many iterations at once); use a distributed mode (${join(", ", local.distributed_modes)}) for more."
   }
 
   validation {
@@ -76,8 +79,8 @@ variable "items_per_batch" {
   default     = 1000
 
   validation {
-    condition     = var.items_per_batch >= 1 && var.items_per_batch <= local.limits.batch_array_size_max && floor(var.items_per_batch) == var.items_per_batch
-    error_message = "items_per_batch must be a whole number from 1 to ${local.limits.batch_array_size_max} (the largest Batch array job)."
+    condition     = var.items_per_batch >= local.settings.items_per_batch.min && var.items_per_batch <= local.limits[local.settings.items_per_batch.max_aws_limit] && floor(var.items_per_batch) == var.items_per_batch
+    error_message = "items_per_batch must be a whole number from ${local.settings.items_per_batch.min} to ${local.limits[local.settings.items_per_batch.max_aws_limit]} (the largest Batch array job)."
   }
 }
 
@@ -93,13 +96,13 @@ variable "max_items" {
 }
 
 variable "tolerated_failure_percentage" {
-  description = "Distributed modes: percentage of failed child workflows the run tolerates before it fails."
+  description = "Distributed modes: percentage (a whole number) of failed child workflows the run tolerates before it fails."
   type        = number
   default     = 0
 
   validation {
-    condition     = var.tolerated_failure_percentage >= 0 && var.tolerated_failure_percentage <= 100
-    error_message = "tolerated_failure_percentage must be from 0 to 100."
+    condition     = var.tolerated_failure_percentage >= local.settings.tolerated_failure_percentage.min && var.tolerated_failure_percentage <= local.settings.tolerated_failure_percentage.max && floor(var.tolerated_failure_percentage) == var.tolerated_failure_percentage
+    error_message = "tolerated_failure_percentage must be a whole number from ${local.settings.tolerated_failure_percentage.min} to ${local.settings.tolerated_failure_percentage.max} (ToleratedFailurePercentage is an integer)."
   }
 }
 
@@ -109,8 +112,8 @@ variable "execution_timeout_seconds" {
   default     = 86400
 
   validation {
-    condition     = var.execution_timeout_seconds >= 60 && var.execution_timeout_seconds <= local.limits.sfn_execution_timeout_max_seconds && floor(var.execution_timeout_seconds) == var.execution_timeout_seconds
-    error_message = "execution_timeout_seconds must be a whole number from 60 to ${local.limits.sfn_execution_timeout_max_seconds} (a Standard execution's maximum)."
+    condition     = var.execution_timeout_seconds >= local.settings.execution_timeout_seconds.min && var.execution_timeout_seconds <= local.limits[local.settings.execution_timeout_seconds.max_aws_limit] && floor(var.execution_timeout_seconds) == var.execution_timeout_seconds
+    error_message = "execution_timeout_seconds must be a whole number from ${local.settings.execution_timeout_seconds.min} to ${local.limits[local.settings.execution_timeout_seconds.max_aws_limit]} (a Standard execution's maximum)."
   }
 }
 
@@ -125,23 +128,23 @@ variable "batch_api_retry" {
   default = {}
 
   validation {
-    condition     = var.batch_api_retry.max_attempts >= 0 && var.batch_api_retry.max_attempts <= 99999999 && floor(var.batch_api_retry.max_attempts) == var.batch_api_retry.max_attempts
-    error_message = "batch_api_retry.max_attempts must be a whole number from 0 (no retry) to 99999999."
+    condition     = var.batch_api_retry.max_attempts >= local.settings.batch_api_retry.max_attempts.min && var.batch_api_retry.max_attempts <= local.settings.batch_api_retry.max_attempts.max && floor(var.batch_api_retry.max_attempts) == var.batch_api_retry.max_attempts
+    error_message = "batch_api_retry.max_attempts must be a whole number from ${local.settings.batch_api_retry.max_attempts.min} (no retry) to ${local.settings.batch_api_retry.max_attempts.max}."
   }
 
   validation {
-    condition     = var.batch_api_retry.interval_seconds >= 1 && var.batch_api_retry.interval_seconds <= 99999999 && floor(var.batch_api_retry.interval_seconds) == var.batch_api_retry.interval_seconds
-    error_message = "batch_api_retry.interval_seconds must be a whole number of seconds, at least 1."
+    condition     = var.batch_api_retry.interval_seconds >= local.settings.batch_api_retry.interval_seconds.min && var.batch_api_retry.interval_seconds <= local.settings.batch_api_retry.interval_seconds.max && floor(var.batch_api_retry.interval_seconds) == var.batch_api_retry.interval_seconds
+    error_message = "batch_api_retry.interval_seconds must be a whole number of seconds from ${local.settings.batch_api_retry.interval_seconds.min} to ${local.settings.batch_api_retry.interval_seconds.max}."
   }
 
   validation {
-    condition     = var.batch_api_retry.backoff_rate >= 1
-    error_message = "batch_api_retry.backoff_rate must be at least 1 (1 = constant interval)."
+    condition     = var.batch_api_retry.backoff_rate >= local.settings.batch_api_retry.backoff_rate.min
+    error_message = "batch_api_retry.backoff_rate must be at least ${local.settings.batch_api_retry.backoff_rate.min} (1 = constant interval)."
   }
 
   validation {
-    condition     = var.batch_api_retry.max_delay_seconds >= var.batch_api_retry.interval_seconds && var.batch_api_retry.max_delay_seconds <= 31622400 && floor(var.batch_api_retry.max_delay_seconds) == var.batch_api_retry.max_delay_seconds
-    error_message = "batch_api_retry.max_delay_seconds must be a whole number from interval_seconds to 31622400."
+    condition     = var.batch_api_retry.max_delay_seconds >= max(var.batch_api_retry.interval_seconds, local.settings.batch_api_retry.max_delay_seconds.min) && var.batch_api_retry.max_delay_seconds <= local.settings.batch_api_retry.max_delay_seconds.max && floor(var.batch_api_retry.max_delay_seconds) == var.batch_api_retry.max_delay_seconds
+    error_message = "batch_api_retry.max_delay_seconds must be a whole number from interval_seconds to ${local.settings.batch_api_retry.max_delay_seconds.max}."
   }
 }
 
@@ -164,8 +167,8 @@ variable "compute_type" {
   default     = "FARGATE"
 
   validation {
-    condition     = contains(["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"], var.compute_type)
-    error_message = "compute_type must be one of FARGATE, FARGATE_SPOT, EC2, SPOT."
+    condition     = contains(local.compute_types, var.compute_type)
+    error_message = "compute_type must be one of ${join(", ", local.compute_types)}."
   }
 }
 
@@ -276,9 +279,9 @@ variable "job_command" {
 
   validation {
     condition = var.job_command == null || anytrue([
-      for arg in coalesce(var.job_command, ["-"]) : strcontains(arg, contains(["array", "distributed_array"], var.fanout_mode) ? "Ref::items_uri" : "Ref::item")
+      for arg in coalesce(var.job_command, ["-"]) : strcontains(arg, contains(local.array_modes, var.fanout_mode) ? "Ref::items_uri" : "Ref::item")
     ])
-    error_message = "job_command must contain ${contains(["array", "distributed_array"], var.fanout_mode) ? "Ref::items_uri" : "Ref::item"} in ${var.fanout_mode} mode, or every job would run without its work."
+    error_message = "job_command must contain ${contains(local.array_modes, var.fanout_mode) ? "Ref::items_uri" : "Ref::item"} in ${var.fanout_mode} mode, or every job would run without its work."
   }
 }
 
@@ -299,7 +302,7 @@ variable "job_vcpus" {
   default     = 0.25
 
   validation {
-    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.compute_type) ? contains(keys(local.fargate_memory_mib), tostring(var.job_vcpus)) : (var.job_vcpus >= 1 && floor(var.job_vcpus) == var.job_vcpus)
+    condition     = contains(local.fargate_types, var.compute_type) ? contains(keys(local.fargate_memory_mib), tostring(var.job_vcpus)) : (var.job_vcpus >= 1 && floor(var.job_vcpus) == var.job_vcpus)
     error_message = "job_vcpus must be one of 0.25, 0.5, 1, 2, 4, 8, 16 on Fargate, or a whole number >= 1 on EC2/SPOT (got ${var.job_vcpus} with compute_type ${var.compute_type})."
   }
 }
@@ -315,7 +318,7 @@ variable "job_memory_mib" {
   }
 
   validation {
-    condition     = !contains(["FARGATE", "FARGATE_SPOT"], var.compute_type) || contains(lookup(local.fargate_memory_mib, tostring(var.job_vcpus), []), var.job_memory_mib)
+    condition     = !contains(local.fargate_types, var.compute_type) || contains(lookup(local.fargate_memory_mib, tostring(var.job_vcpus), []), var.job_memory_mib)
     error_message = "job_memory_mib ${var.job_memory_mib} is not a Fargate size for ${var.job_vcpus} vCPU; allowed: ${join(", ", [for m in lookup(local.fargate_memory_mib, tostring(var.job_vcpus), []) : tostring(m)])}."
   }
 }
@@ -348,7 +351,7 @@ variable "job_retry_exit_codes" {
   default     = []
 
   validation {
-    condition     = alltrue([for code in var.job_retry_exit_codes : can(regex("^[0-9]+\\*?$", code))])
+    condition     = alltrue([for code in var.job_retry_exit_codes : can(regex(local.settings.job_retry_exit_codes.pattern, code))])
     error_message = "job_retry_exit_codes entries must be digits, optionally ending in *, for example \"137\" or \"1*\"."
   }
 
@@ -375,8 +378,8 @@ variable "job_state_time_limit_seconds" {
   default     = null
 
   validation {
-    condition     = var.job_state_time_limit_seconds == null || try(var.job_state_time_limit_seconds >= 600 && var.job_state_time_limit_seconds <= 86400, false)
-    error_message = "job_state_time_limit_seconds must be null or from 600 to 86400 seconds (Batch's range)."
+    condition     = var.job_state_time_limit_seconds == null || try(var.job_state_time_limit_seconds >= local.settings.job_state_time_limit_seconds.min && var.job_state_time_limit_seconds <= local.settings.job_state_time_limit_seconds.max && floor(var.job_state_time_limit_seconds) == var.job_state_time_limit_seconds, false)
+    error_message = "job_state_time_limit_seconds must be null or a whole number from ${local.settings.job_state_time_limit_seconds.min} to ${local.settings.job_state_time_limit_seconds.max} seconds (Batch's range)."
   }
 }
 
@@ -462,8 +465,8 @@ variable "log_retention_days" {
   default     = 365
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+    condition     = contains(local.settings.log_retention_days.values, var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts: ${join(", ", local.settings.log_retention_days.values)}."
   }
 }
 
@@ -475,18 +478,5 @@ variable "kms_key_arn" {
   validation {
     condition     = var.kms_key_arn == null || try(can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn)), false)
     error_message = "kms_key_arn must be null or a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<key-id> (not an alias: log groups need the key ARN)."
-  }
-}
-
-# --- emulator --------------------------------------------------------------------------------
-
-variable "aws_endpoint_url" {
-  description = "Send every AWS API call to this URL (the local sandbox account, e.g. http://127.0.0.1:5000); null = real AWS."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.aws_endpoint_url == null || try(can(regex("^https?://[^/\\s]+/?$", var.aws_endpoint_url)), false)
-    error_message = "aws_endpoint_url must be null or a URL such as http://127.0.0.1:5000 (scheme, host and port only)."
   }
 }

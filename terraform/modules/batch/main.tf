@@ -11,7 +11,15 @@ locals {
   region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
-  fargate = contains(["FARGATE", "FARGATE_SPOT"], var.compute_type)
+  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
+  # shares with the root are validated with the root's conditions and messages.
+  limits        = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
+  contract      = jsondecode(file("${path.module}/../../contract.json"))
+  settings      = local.contract.settings
+  compute_types = [for type in local.contract.compute_types : type.name]
+  fargate_types = [for type in local.contract.compute_types : type.name if type.fargate]
+
+  fargate = contains(local.fargate_types, var.compute_type)
 
   job_queue_name      = "${var.name}-queue"
   job_definition_name = "${var.name}-job"

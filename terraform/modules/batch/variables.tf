@@ -1,13 +1,13 @@
-# Limits from aws_limits.json are checked by the root module; this module checks only the values
-# whose shape it depends on.
+# Inputs the root declares too are validated here with the root's conditions and messages (from
+# contract.json and aws_limits.json, see the locals in main.tf); the rest are checked by the root.
 
 variable "name" {
   description = "Prefix for every name in this module (compute environment, queue, job definition, roles, log group)."
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{1,38}[A-Za-z0-9]$", var.name))
-    error_message = "name must be 3-40 characters: letters, digits, hyphens and underscores, starting and ending with a letter or digit."
+    condition     = can(regex(local.limits.batch_name_pattern, var.name)) && length(var.name) >= local.settings.name.min_length && length(var.name) <= local.settings.name.max_length
+    error_message = "name must be ${local.settings.name.min_length}-${local.settings.name.max_length} characters: letters, digits, hyphens and underscores, starting and ending with a letter or digit (it prefixes Batch, IAM, Lambda and S3 names)."
   }
 }
 
@@ -17,8 +17,8 @@ variable "compute_type" {
   default     = "FARGATE"
 
   validation {
-    condition     = contains(["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"], var.compute_type)
-    error_message = "compute_type must be one of FARGATE, FARGATE_SPOT, EC2, SPOT."
+    condition     = contains(local.compute_types, var.compute_type)
+    error_message = "compute_type must be one of ${join(", ", local.compute_types)}."
   }
 }
 
@@ -108,8 +108,13 @@ variable "job_retry_exit_codes" {
   default     = []
 
   validation {
-    condition     = alltrue([for code in var.job_retry_exit_codes : can(regex("^[0-9]+\\*?$", code))])
-    error_message = "job_retry_exit_codes entries must be digits, optionally ending in *, for example \"137\" or \"2*\"."
+    condition     = alltrue([for code in var.job_retry_exit_codes : can(regex(local.settings.job_retry_exit_codes.pattern, code))])
+    error_message = "job_retry_exit_codes entries must be digits, optionally ending in *, for example \"137\" or \"1*\"."
+  }
+
+  validation {
+    condition     = length(var.job_retry_status_reasons) + length(var.job_retry_exit_codes) <= 4
+    error_message = "job_retry_status_reasons and job_retry_exit_codes together may hold at most 4 entries (Batch allows 5 retry conditions and the last one is the catch-all EXIT)."
   }
 }
 
@@ -125,8 +130,8 @@ variable "job_state_time_limit_seconds" {
   default     = null
 
   validation {
-    condition     = var.job_state_time_limit_seconds == null || try(var.job_state_time_limit_seconds >= 600 && var.job_state_time_limit_seconds <= 86400, false)
-    error_message = "job_state_time_limit_seconds must be null or from 600 to 86400 seconds."
+    condition     = var.job_state_time_limit_seconds == null || try(var.job_state_time_limit_seconds >= local.settings.job_state_time_limit_seconds.min && var.job_state_time_limit_seconds <= local.settings.job_state_time_limit_seconds.max && floor(var.job_state_time_limit_seconds) == var.job_state_time_limit_seconds, false)
+    error_message = "job_state_time_limit_seconds must be null or a whole number from ${local.settings.job_state_time_limit_seconds.min} to ${local.settings.job_state_time_limit_seconds.max} seconds (Batch's range)."
   }
 }
 
@@ -146,6 +151,11 @@ variable "log_retention_days" {
   description = "Retention of the job log group in days."
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains(local.settings.log_retention_days.values, var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts: ${join(", ", local.settings.log_retention_days.values)}."
+  }
 }
 
 variable "kms_key_arn" {

@@ -11,7 +11,15 @@ locals {
   region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
-  writes_s3      = var.fanout_mode != "inline"
+  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
+  # shares with the root are validated with the root's conditions and messages.
+  contract          = jsondecode(file("${path.module}/../../contract.json"))
+  settings          = local.contract.settings
+  modes             = [for mode in local.contract.modes : mode.name]
+  array_modes       = [for mode in local.contract.modes : mode.name if mode.array]
+  distributed_modes = [for mode in local.contract.modes : mode.name if mode.distributed]
+
+  writes_s3      = contains(local.array_modes, var.fanout_mode) || contains(local.distributed_modes, var.fanout_mode)
   log_group_name = "/aws/lambda/${var.function_name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 

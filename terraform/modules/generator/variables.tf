@@ -18,8 +18,8 @@ variable "fanout_mode" {
   type        = string
 
   validation {
-    condition     = contains(["inline", "array", "distributed", "distributed_array"], var.fanout_mode)
-    error_message = "fanout_mode must be one of inline, array, distributed, distributed_array."
+    condition     = contains(local.modes, var.fanout_mode)
+    error_message = "fanout_mode must be one of ${join(", ", local.modes)}."
   }
 }
 
@@ -78,6 +78,11 @@ variable "log_retention_days" {
   description = "Retention of the function's log group in days."
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains(local.settings.log_retention_days.values, var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts: ${join(", ", local.settings.log_retention_days.values)}."
+  }
 }
 
 variable "kms_key_arn" {

@@ -8,6 +8,12 @@ data "aws_availability_zones" "available" {
 }
 
 locals {
+  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
+  # shares with the root are validated with the root's conditions and messages.
+  limits   = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
+  contract = jsondecode(file("${path.module}/../../contract.json"))
+  settings = local.contract.settings
+
   azs = slice(data.aws_availability_zones.available.names, 0, min(var.subnet_count, length(data.aws_availability_zones.available.names)))
 }
 

@@ -1,6 +1,11 @@
 variable "name" {
   description = "Prefix for the names of the network resources."
   type        = string
+
+  validation {
+    condition     = can(regex(local.limits.batch_name_pattern, var.name)) && length(var.name) >= local.settings.name.min_length && length(var.name) <= local.settings.name.max_length
+    error_message = "name must be ${local.settings.name.min_length}-${local.settings.name.max_length} characters: letters, digits, hyphens and underscores, starting and ending with a letter or digit (it prefixes Batch, IAM, Lambda and S3 names)."
+  }
 }
 
 variable "cidr_block" {

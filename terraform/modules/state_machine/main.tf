@@ -11,6 +11,14 @@ locals {
   region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
 
+  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
+  # shares with the root are validated with the root's conditions and messages.
+  limits            = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
+  contract          = jsondecode(file("${path.module}/../../contract.json"))
+  settings          = local.contract.settings
+  modes             = [for mode in local.contract.modes : mode.name]
+  distributed_modes = [for mode in local.contract.modes : mode.name if mode.distributed]
+
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
   log_group_name    = "/aws/vendedlogs/states/${var.name}"
 
