@@ -9,15 +9,17 @@ https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.
 its iterations' events to the parent's history:
 https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html
 ``limits`` is the content of ``terraform/aws_limits.json`` (the Lambda receives it as env FANOUT_LIMITS).
+``modes`` is the mode list of ``terraform/contract.json``, cheapest first: this file runs inside the Lambda
+zip, which carries neither JSON file, so callers pass it (the Lambda from env FANOUT_MODES, which Terraform
+sets from the contract; the tooling from ``fanout_tools.contract``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
-
-MODES = ("inline", "array", "distributed", "distributed_array")
 
 # History events, counted from the rendered state machine (no retries):
 # ExecutionStarted + generator Task (Entered, Scheduled, Started, Succeeded, Exited) + Map (Entered, Started,
@@ -170,14 +172,14 @@ def capacity(
             )
         ]
     else:
-        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        raise ValueError(f"unknown mode {mode!r}: no capacity formula for it")
     max_items, limit, why = min(candidates, key=lambda c: c[0])
     return Capacity(mode, max(0, max_items), limit, why)
 
 
-def modes_that_fit(count: int, limits: dict[str, Any], **kwargs: Any) -> list[str]:
-    """The modes (cheapest first) whose capacity is at least ``count``."""
-    return [m for m in MODES if capacity(m, limits, **kwargs).max_items >= count]
+def modes_that_fit(count: int, limits: dict[str, Any], modes: Sequence[str], **kwargs: Any) -> list[str]:
+    """The ``modes`` (in their order, cheapest first in the contract) whose capacity is at least ``count``."""
+    return [m for m in modes if capacity(m, limits, **kwargs).max_items >= count]
 
 
 def history_events(mode: str, count: int, items_per_batch: int = 1000) -> dict[str, int]:
@@ -197,10 +199,68 @@ def history_events(mode: str, count: int, items_per_batch: int = 1000) -> dict[s
     raise ValueError(f"unknown mode {mode!r}")
 
 
+def transitions(mode: str, count: int, items_per_batch: int = 1000) -> dict[str, int]:
+    """Billed state transitions of one successful execution: {"parent": n, "children": n}.
+
+    Standard workflows are billed per state transition, one per state entered
+    (https://aws.amazon.com/step-functions/pricing/); counted from the rendered structure like
+    :func:`history_events`.
+    """
+    batches = -(-count // max(1, items_per_batch)) if count else 0
+    parent_fixed = 2  # the generator Task + the Map state
+    if mode == "inline":
+        return {"parent": parent_fixed + count, "children": 0}  # one Task per item
+    if mode == "array":
+        return {"parent": parent_fixed + 2 * batches, "children": 0}  # Choice + Task per batch
+    if mode == "distributed":
+        return {"parent": parent_fixed, "children": batches + count}  # child Map + Task per item
+    if mode == "distributed_array":
+        return {"parent": parent_fixed, "children": 2 * batches}  # Choice + Task per child
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def submit_job_calls(mode: str, count: int, items_per_batch: int = 1000) -> int:
+    """Batch SubmitJob calls of one successful execution: one per item, or one per batch in array modes
+    (a batch of one is a plain job, still one call; array children are not submissions)."""
+    if mode in ("inline", "distributed"):
+        return count
+    if mode in ("array", "distributed_array"):
+        return -(-count // max(1, items_per_batch)) if count else 0
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def sample_capacity(limits: dict[str, Any], result_bytes_per_item: int | None = None) -> Capacity:
+    """The AWS sample's design (templates/asl/sample.asl.json.j2): an inline Map of one job per item.
+
+    Bound by its history (:data:`ITEM_TASK_EVENTS` per item) and, with no ResultSelector, by its Map
+    output, which keeps every job's untrimmed .sync result: pass ``result_bytes_per_item`` (measured
+    from a run's output) to apply that bound too.
+    """
+    history = int(limits["sfn_history_events"])
+    found = Capacity(
+        "sample",
+        (history - PARENT_FIXED_EVENTS) // ITEM_TASK_EVENTS,
+        "sfn_history_events",
+        f"{ITEM_TASK_EVENTS} events per item",
+    )
+    if result_bytes_per_item:
+        per_item = max(1, int(result_bytes_per_item))
+        payload = int(limits["sfn_payload_bytes"]) // per_item
+        if payload < found.max_items:
+            found = Capacity(
+                "sample",
+                payload,
+                "sfn_payload_bytes",
+                f"untrimmed .sync results, {per_item:,} bytes per item (measured here)",
+            )
+    return found
+
+
 if __name__ == "__main__":  # pragma: no cover - manual inspection
     import sys
 
+    # python capacity.py terraform/aws_limits.json MODE...
     with open(sys.argv[1]) as handle:
         loaded = json.load(handle)
-    for m in MODES:
+    for m in sys.argv[2:]:
         print(json.dumps(capacity(m, loaded).as_dict()))

@@ -10,7 +10,8 @@ Execution input (documented in README): exactly one of
 
 Environment (set by Terraform): FANOUT_MODE (inline | array | distributed | distributed_array),
 FANOUT_BUCKET (S3 modes), FANOUT_ITEMS_PER_BATCH, FANOUT_MAX_ITEMS (optional extra ceiling),
-FANOUT_LIMITS (JSON of terraform/aws_limits.json), FANOUT_RUNS_PREFIX (default ``runs/``).
+FANOUT_LIMITS (JSON of terraform/aws_limits.json), FANOUT_MODES (JSON list of the mode names of
+terraform/contract.json, cheapest first), FANOUT_RUNS_PREFIX (default ``runs/``).
 
 Returns, by mode: inline ``{"mode","count","items"}``; array ``{"mode","count","batches":[{"batch",
 "items_uri","size"}]}``; distributed* ``{"mode","count","batch_count","manifest":{"bucket","key"}}``
@@ -49,6 +50,12 @@ MIN_PART_BYTES = 5 * 1024 * 1024  # S3 multipart minimum (all parts but the last
 PART_BYTES = 8 * 1024 * 1024
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# An item as the job receives it: States.JsonToString's text. Whether AWS writes non-ASCII characters
+# raw or \u-escaped is not documented
+# (https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html#asl-intrsc-func-json-manipulate);
+# the sandbox escapes them. The escaped form is never shorter than the raw UTF-8 bytes, so an item
+# whose escaped form fits fits either way. NaN/Infinity are not JSON: refused, not encoded.
+_JOB_TEXT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 SERVICE = "fanout-generator"
 
 # Tracing is off outside Lambda (no LAMBDA_TASK_ROOT: tests, the tooling, the sandbox); in Lambda only
@@ -81,13 +88,18 @@ class Settings:
     max_items: int | None
     limits: dict[str, Any]
     runs_prefix: str
+    modes: tuple[str, ...]  # every fan-out mode, cheapest first (the contract's order)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         mode = env.get("FANOUT_MODE", "inline")
-        if mode not in capacity.MODES:
-            raise GeneratorConfigError(f"FANOUT_MODE={mode!r}; expected one of {', '.join(capacity.MODES)}")
+        try:
+            modes = tuple(json.loads(env["FANOUT_MODES"]))
+        except (KeyError, ValueError, TypeError) as err:
+            raise GeneratorConfigError(f"bad or missing environment FANOUT_MODES: {err}") from None
+        if mode not in modes:
+            raise GeneratorConfigError(f"FANOUT_MODE={mode!r}; expected one of {', '.join(modes)}")
         try:
             limits = json.loads(env["FANOUT_LIMITS"])
             per_batch = int(env.get("FANOUT_ITEMS_PER_BATCH", "1000"))
@@ -102,7 +114,7 @@ class Settings:
                 f"FANOUT_ITEMS_PER_BATCH={per_batch} must be 1..{limits['batch_array_size_max']}"
             )
         prefix = env.get("FANOUT_RUNS_PREFIX", "runs/")
-        return cls(mode, bucket, per_batch, max_items, limits, prefix)
+        return cls(mode, bucket, per_batch, max_items, limits, prefix, modes)
 
 
 @dataclass
@@ -172,7 +184,7 @@ def generate(event: dict[str, Any]) -> dict[str, Any]:
             "the Lambda payload must be an object {input, execution_name}. "
             "Invoke the generator through the state machine, which passes both."
         )
-    request = parse_input(event.get("input"), settings)
+    request = validate_execution_input(event.get("input"), settings)
     logger.append_keys(item_count=request.count)
     tracer.put_annotation(key="item_count", value=request.count)
     if settings.mode == "inline":
@@ -192,6 +204,42 @@ def generate(event: dict[str, Any]) -> dict[str, Any]:
     if settings.mode == "distributed":
         return distributed_result(request, settings, s3, run_prefix)
     return distributed_array_result(request, settings, s3, run_prefix)
+
+
+def validate_execution_input(data: Any, settings: Settings, text: str | None = None) -> Request:
+    """THE validation of an execution input, shared by the generator and ``fanout run``'s pre-check.
+
+    ``text`` is the input as StartExecution would send it (the CLI passes it; in the Lambda, Step
+    Functions has already accepted it): its UTF-8 bytes must fit ``sfn_payload_bytes``
+    (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Then the shape and
+    capacity (:func:`parse_input`) and, in inline mode, the generator's own output budget.
+    Raises InvalidInputError / TooManyItemsError with what to do.
+    """
+    limit = int(settings.limits["sfn_payload_bytes"])
+    if text is not None:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as err:
+            raise InvalidInputError(
+                f"the execution input holds {text[err.start : err.end]!r}, an unpaired UTF-16 surrogate that "
+                "is not a character and has no UTF-8 form. Remove it (or pair it) and start again."
+            ) from None
+        if size > limit:
+            raise InvalidInputError(
+                f"the execution input is {size:,} bytes; Step Functions accepts at most {limit:,} "
+                '(sfn_payload_bytes). Pass fewer items, or use {"count": N, "template": {...}}, '
+                "or keep the data in S3 and pass its URIs as the items."
+            )
+    try:
+        request = parse_input(data, settings)
+        if settings.mode == "inline":
+            inline_result(request, settings)  # the output budget the execution would hit
+    except RecursionError:
+        raise InvalidInputError(
+            "the execution input nests too deeply to be encoded. Flatten the items "
+            "(or keep the data in S3 and pass its URIs as the items)."
+        ) from None
+    return request
 
 
 def parse_input(data: Any, settings: Settings) -> Request:
@@ -217,10 +265,11 @@ def parse_input(data: Any, settings: Settings) -> Request:
             raise InvalidInputError(f"'items' must be a non-empty JSON array. {shape}")
         _check_count(len(items), ceiling, settings)
         request = Request(len(items), items, None)
-        if settings.mode in ("inline", "distributed"):
-            limit = capacity.max_item_bytes(settings.limits)
-            for index, text in enumerate(request.encoded()):
-                size = len(text.encode())
+        limit = capacity.max_item_bytes(settings.limits)
+        for index, item in enumerate(items):
+            text = _job_text(item, f"item {index}")
+            if settings.mode in ("inline", "distributed"):
+                size = len(text)
                 if size > limit:
                     raise InvalidInputError(
                         f"item {index} is {size:,} bytes; a Batch SubmitJob request carries at most "
@@ -248,8 +297,9 @@ def parse_input(data: Any, settings: Settings) -> Request:
     _check_count(count, ceiling, settings)
     head = _DUMPS(template)[:-1] if template else None
     request = Request(count, None, head)
+    text = _job_text({**template, "index": count}, "'template'")
     if settings.mode in ("inline", "distributed"):
-        size = len(f'{head or "{"},"index":{count}}}'.encode())
+        size = len(text)
         limit = capacity.max_item_bytes(settings.limits)
         if size > limit:
             raise InvalidInputError(
@@ -257,6 +307,17 @@ def parse_input(data: Any, settings: Settings) -> Request:
                 f"{limit:,} bytes of item. Make the template smaller (put large data in S3 and pass its URI)."
             )
     return request
+
+
+def _job_text(value: Any, what: str) -> str:
+    """``value`` as the job receives it (see ``_JOB_TEXT``); refuses what has no JSON text."""
+    try:
+        return _JOB_TEXT(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"{what} holds NaN or Infinity, which JSON cannot carry to a job. "
+            "Replace it with a number, null, or a string."
+        ) from None
 
 
 def _ceiling(settings: Settings) -> capacity.Capacity:
@@ -273,7 +334,9 @@ def _check_count(count: int, ceiling: capacity.Capacity, settings: Settings) -> 
         return
     fits = [
         m
-        for m in capacity.modes_that_fit(count, settings.limits, items_per_batch=settings.items_per_batch)
+        for m in capacity.modes_that_fit(
+            count, settings.limits, settings.modes, items_per_batch=settings.items_per_batch
+        )
         if m != settings.mode
     ]
     advice = f'Redeploy with fanout_mode = "{fits[0]}"' if fits else "Split the work into several executions"
@@ -291,7 +354,7 @@ def inline_result(request: Request, settings: Settings) -> dict[str, Any]:
     size = len(_DUMPS(result).encode())
     budget = int(settings.limits["sfn_payload_bytes"]) - capacity.PAYLOAD_MARGIN_BYTES
     if size > budget:
-        fits = ", ".join(m for m in capacity.MODES if m != "inline")
+        fits = ", ".join(m for m in settings.modes if m != "inline")
         raise TooManyItemsError(
             f"the {request.count:,} items take {size:,} bytes, over the {budget:,}-byte Step Functions "
             "payload budget for inline mode (sfn_payload_bytes). Use fewer or smaller items, "

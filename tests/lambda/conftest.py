@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fanout_tools.contract import contract
 
 REPO = Path(__file__).resolve().parents[2]
 for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
@@ -55,6 +56,7 @@ def generator_env(monkeypatch):
         env = {
             "FANOUT_MODE": mode,
             "FANOUT_LIMITS": json.dumps(LIMITS),
+            "FANOUT_MODES": json.dumps(contract().mode_names),
             "FANOUT_ITEMS_PER_BATCH": "1000",
             "FANOUT_BUCKET": "" if mode == "inline" else BUCKET,
             "AWS_DEFAULT_REGION": "us-east-1",

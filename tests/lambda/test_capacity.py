@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import capacity
 import pytest
+from fanout_tools.contract import contract
 
 
 def test_inline_is_bound_by_the_payload_of_its_map_output(limits):
@@ -47,8 +48,9 @@ def test_distributed_child_batch_is_bounded_by_history_and_output(limits):
 
 
 def test_modes_that_fit_fifty_thousand_excludes_inline(limits):
-    assert capacity.modes_that_fit(50_000, limits) == ["array", "distributed", "distributed_array"]
-    assert capacity.modes_that_fit(100, limits) == list(capacity.MODES)
+    modes = contract().mode_names
+    assert capacity.modes_that_fit(50_000, limits, modes) == ["array", "distributed", "distributed_array"]
+    assert capacity.modes_that_fit(100, limits, modes) == list(modes)
 
 
 def test_history_events_match_the_measured_seed_rate_for_inline():
@@ -64,3 +66,9 @@ def test_history_events_match_the_measured_seed_rate_for_inline():
 def test_unknown_mode_is_rejected(limits):
     with pytest.raises(ValueError, match="unknown mode"):
         capacity.capacity("turbo", limits)
+
+
+def test_every_mode_of_the_contract_has_a_capacity_and_an_event_formula(limits):
+    for mode in contract().mode_names:
+        assert capacity.capacity(mode, limits).max_items > 0
+        assert capacity.history_events(mode, 10)["parent"] > 0

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fanout_tools import run
+from fanout_tools.contract import contract
 from fanout_tools.errors import ConfigError
 from fanout_tools.paths import terraform_dir
 
@@ -32,6 +33,7 @@ class FakeTarget:
 def deployed(mode: str, **extra: str) -> FakeTarget:
     limits = json.loads((terraform_dir() / "aws_limits.json").read_text())
     env = {"FANOUT_MODE": mode, "FANOUT_LIMITS": json.dumps(limits), "FANOUT_ITEMS_PER_BATCH": "1000"}
+    env["FANOUT_MODES"] = json.dumps(contract().mode_names)  # as Terraform sets it from the contract
     if mode != "inline":
         env["FANOUT_BUCKET"] = "bucket"
     env.update(extra)
