@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from fanout_tools.contract import contract
 from fanout_tools.errors import ConfigError
 from fanout_tools.paths import templates_dir, terraform_dir
 
-MODES = ("inline", "array", "distributed", "distributed_array")
-DISTRIBUTED_MODES = ("distributed", "distributed_array")
+MODES = contract().mode_names
+DISTRIBUTED_MODES = contract().distributed_modes
 # Designs rendered beside the modes so they can be deployed for comparison (root variable
 # comparison_design), each from templates/asl/<design>.asl.json.j2, with the mode whose stack
 # (generator output, job definition) it runs on.
@@ -64,16 +66,8 @@ FLOAT_FORMAT = "%.2f"
 # time: total in-flight jobs = max_concurrency x this.
 DEFAULT_INNER_MAX_CONCURRENCY = 10
 
-DEFAULT_NUMBERS: dict[str, int | float] = {
-    "max_concurrency": 10,
-    "items_per_batch": 1000,
-    "tolerated_failure_percentage": 0,
-    "execution_timeout_seconds": 86400,
-    "batch_api_retry_max_attempts": 8,
-    "batch_api_retry_interval_seconds": 2,
-    "batch_api_retry_backoff_rate": 2.0,
-    "batch_api_retry_max_delay_seconds": 60,
-}
+# The defaults of terraform/variables.tf, from the contract they are checked against.
+DEFAULT_NUMBERS: dict[str, int | float] = {name: contract().default(name) for name in NUMBER_VARIABLES}
 EXAMPLE_STRINGS = {
     "partition": "aws",
     "region": "us-east-1",
@@ -165,20 +159,23 @@ def check_values(mode: str, values: dict[str, Any]) -> dict[str, Any]:
     for name in ("generator_function_arn", "job_queue_arn"):
         if not out[name].startswith("arn:"):
             raise ConfigError(f"{name}={out[name]!r} is not an ARN", "pass the full arn:... value")
-    if mode != "inline" and not out["bucket_name"]:
+    if contract().mode(mode).uses_bucket and not out["bucket_name"]:
         raise ConfigError(f"bucket_name is empty but mode {mode} stores items in S3", "pass the bucket name")
+    # Ranges from the contract (terraform/contract.json): the same ones terraform/variables.tf checks.
+    ranges = {name: contract().settings[name].bounds() for name in NUMBER_VARIABLES}
     max_conc = limits.inline_map_max_concurrency
-    if mode in DISTRIBUTED_MODES:
+    if contract().is_distributed(mode):
         max_conc = limits.distributed_map_max_concurrency
-    ranges: dict[str, tuple[float, float, str]] = {
-        "max_concurrency": (1, max_conc, f"{mode} mode allows 1..{max_conc} concurrent iterations"),
-        "items_per_batch": (1, limits.batch_array_size_max, "a batch is at most one Batch array job"),
-        "tolerated_failure_percentage": (0, 100, "a percentage"),
-        "execution_timeout_seconds": (60, limits.sfn_execution_timeout_max_seconds, "Standard workflows"),
-        "batch_api_retry_max_attempts": (0, 100, "0 disables retries"),
-        "batch_api_retry_interval_seconds": (1, 3600, "seconds before the first retry"),
-        "batch_api_retry_backoff_rate": (1.0, 100.0, "ASL requires >= 1.0"),
-        "batch_api_retry_max_delay_seconds": (1, 31622400, "ASL MaxDelaySeconds range"),
+    ranges["max_concurrency"] = (ranges["max_concurrency"][0], max_conc)
+    why = {
+        "max_concurrency": f"{mode} mode allows at most {max_conc} concurrent iterations",
+        "items_per_batch": "a batch is at most one Batch array job",
+        "tolerated_failure_percentage": "a percentage",
+        "execution_timeout_seconds": "Standard workflows",
+        "batch_api_retry_max_attempts": "0 disables retries",
+        "batch_api_retry_interval_seconds": "seconds before the first retry",
+        "batch_api_retry_backoff_rate": "ASL requires >= 1.0",
+        "batch_api_retry_max_delay_seconds": "ASL MaxDelaySeconds range",
     }
     for name in NUMBER_VARIABLES:
         raw = values.get(name, DEFAULT_NUMBERS[name])
@@ -187,9 +184,9 @@ def check_values(mode: str, values: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             kind = "a number" if name in FLOAT_VARIABLES else "an integer"
             raise ConfigError(f"{name}={raw!r} is not {kind}", f"pass {name}=<{kind}>") from None
-        low, high, why = ranges[name]
+        low, high = ranges[name]
         if not low <= number <= high:
-            raise ConfigError(f"{name}={number} is out of range {low}..{high}", why)
+            raise ConfigError(f"{name}={number} is out of range {_bound(low)}..{_bound(high)}", why[name])
         out[name] = number
     return out
 
@@ -324,6 +321,13 @@ def _render_one(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _bound(value: float) -> str:
+    """A range bound as people write it: 40, 1.5, and nothing for an open end."""
+    if value in (math.inf, -math.inf):
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _read(path: Path) -> str | None:

@@ -234,7 +234,7 @@ def test_terraform_templatefile_renders_exactly_what_the_tool_renders(tmp_path):
         ("distributed", "max_concurrency", 10_001, "out of range 1..10000"),
         ("distributed", "tolerated_failure_percentage", 100.5, "out of range 0..100"),
         ("inline", "execution_timeout_seconds", 10, "out of range 60.."),
-        ("inline", "batch_api_retry_backoff_rate", 0.5, "out of range 1.0.."),
+        ("inline", "batch_api_retry_backoff_rate", 0.5, "out of range 1.."),
         ("inline", "batch_api_retry_max_attempts", "three", "is not an integer"),
         ("inline", "items_per_batch", 10_001, "out of range 1..10000"),
         ("inline", "job_queue_arn", "my-queue", "is not an ARN"),
