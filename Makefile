@@ -19,7 +19,7 @@ export TARGET
 # TF_CLI_CONFIG_FILE names a missing file). Commands that need providers get the project's own config.
 TF_FMT       := TF_CLI_CONFIG_FILE=/dev/null terraform fmt
 
-.PHONY: help setup fmt fmt-check lint validate render package plan apply run destroy scan bench test clean lock sandbox-up sandbox-down
+.PHONY: help setup fmt fmt-check lint validate render package plan apply run destroy unlock scan bench test clean lock sandbox-up sandbox-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,10 +74,13 @@ apply: $(STAMP) ## deploy the stack to TARGET (sandbox by default: starts the lo
 	$(FANOUT) apply --target $(TARGET) $(if $(VARS),--var-file $(VARS))
 
 run: $(STAMP) ## start an execution: ITEMS=N or INPUT=file.json; shows progress and a summary
-	$(FANOUT) run --target $(TARGET) $(if $(INPUT),--input $(INPUT),--items $(ITEMS))
+	$(FANOUT) run --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(if $(INPUT),--input $(INPUT),--items $(ITEMS))
 
 destroy: $(STAMP) ## remove everything from TARGET (and stop the sandbox)
 	$(FANOUT) destroy --target $(TARGET) $(if $(VARS),--var-file $(VARS))
+
+unlock: $(STAMP) ## release a stale Terraform state lock of the stack (a killed command left it)
+	$(FANOUT) unlock --target $(TARGET) $(if $(VARS),--var-file $(VARS))
 
 sandbox-up: $(STAMP) ## start the local sandbox account
 	$(FANOUT) sandbox up

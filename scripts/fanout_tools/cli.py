@@ -30,6 +30,7 @@ VERBS: dict[str, tuple[str, str]] = {
         "deploy the stack to TARGET (sandbox by default: starts the local account)",
     ),
     "destroy": ("fanout_tools.destroy", "remove everything from TARGET (and stop the sandbox)"),
+    "unlock": ("fanout_tools.unlock", "release a stale Terraform state lock (a killed command left it)"),
     "run": (
         "fanout_tools.run",
         "start an execution (--items N | --input FILE) with live progress and a summary",

@@ -151,15 +151,19 @@ class TerraformRunner:
         releases its state lock, so we wait for it instead of killing it."""
         argv = self.command(verb, *args, **options)
         log.info("terraform: %s", " ".join(argv[1:]))
-        pipe = subprocess.PIPE if capture else None
+        # Without capture, Terraform's progress streams to the terminal; its errors are still kept
+        # (stderr), so a failure is reported once, with a hint, by the caller.
+        stdout = subprocess.PIPE if capture else None
         with subprocess.Popen(
-            argv, cwd=self.workdir, env=self.full_env(), text=True, stdout=pipe, stderr=pipe
+            argv, cwd=self.workdir, env=self.full_env(), text=True, stdout=stdout, stderr=subprocess.PIPE
         ) as proc:
             try:
                 out, err = proc.communicate()
             except KeyboardInterrupt:
                 proc.wait()
                 raise
+        if not capture and err and proc.returncode == 0:
+            sys.stderr.write(err)  # warnings of a command that worked
         return Completed(proc.returncode, out or "", err or "")
 
     def check(
@@ -168,10 +172,13 @@ class TerraformRunner:
         result = self.call(verb, *args, capture=capture, **options)
         if result.code not in ok:
             message = (result.err or result.out).strip() or "(Terraform's output is above)"
-            raise TerraformError(
-                f"terraform {verb} failed:\n{message}",
-                "read Terraform's message; fix the variable or file it names and run again",
-            )
+            hint = "read Terraform's message; fix the variable or file it names and run again"
+            if "acquiring the state lock" in message:
+                hint = (
+                    "another command holds the stack's state lock; if none is running (it was killed), "
+                    "release it with `make unlock` (same TARGET and VARS)"
+                )
+            raise TerraformError(f"terraform {verb} failed:\n{message}", hint)
         return result
 
     def _flag(self) -> object:

@@ -1,34 +1,43 @@
-"""The whole product, end to end: Terraform apply -> executions -> destroy.
+"""The whole product, end to end: Terraform apply -> executions -> destroy, on both targets.
 
-Against the local sandbox account (the default, part of ``make test``): the module deploys the real
-stack with the real Terraform and provider into a FRESH sandbox (its own runtime folder and port),
-runs executions whose generator Lambda and Batch jobs really execute, and destroys everything.
+``make test`` runs this module twice, each in a FRESH local sandbox (own runtime folder and port):
+
+* ``sandbox``: ``TARGET=sandbox``, the default.
+* ``aws-rehearsal``: ``TARGET=aws`` against the local account posing as a real one (fake
+  credentials, ``AWS_ENDPOINT_URL`` at the sandbox server, a state bucket created there, a backend
+  file naming it): the code path a real account takes, with no branch that knows it is an emulator.
+  ``AWS_REGION`` is deliberately another Region than the stack's: every client must follow the stack.
 
 Against a real AWS account, the same code runs with ``TARGET=aws``::
 
     # credentials for a sandbox account, and terraform/backends/aws.s3.tfbackend (or
     # FANOUT_BACKEND_CONFIG) naming an S3 bucket for the state; then
-    TARGET=aws .venv/bin/pytest -m integration tests/integration -n 0
+    TARGET=aws .venv/bin/pytest -m integration tests/integration/test_stack.py -n 0
 
-Every name comes from Terraform's outputs (never hard-coded); job output is read from CloudWatch
-Logs there and from the sandbox's job logs here. The stack is named ``fanout-it`` (see
-:data:`TEST_VARS`) so it does not collide with a ``make apply`` stack; on AWS the Batch compute
-environment needs real capacity (Fargate by default), so a run takes minutes, not seconds.
+Every name comes from Terraform's outputs (never hard-coded); job output is read the way
+``fanout run`` reads it (CloudWatch Logs on aws). The stack is named ``fanout-it`` (see
+:data:`TEST_VARS`), so its state key differs from a ``make apply`` stack's: a test proves that a
+``fanout`` stack's state in the same bucket is untouched. On AWS the Batch compute environment needs
+real capacity (Fargate by default), so a run takes minutes, not seconds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sandbox")]
+pytestmark = [pytest.mark.integration]
 
 # job_command: print the item, fail with exit code 3 when it contains "fail" (retried: 2 attempts).
 TEST_VARS: dict[str, Any] = {
@@ -47,39 +56,84 @@ TEST_VARS: dict[str, Any] = {
     "job_attempt_timeout_seconds": 60,
     "log_retention_days": 1,
 }
-ON_AWS = os.environ.get("TARGET", "sandbox").lower() == "aws"
+ON_AWS = os.environ.get("TARGET", "sandbox").lower() == "aws"  # a real account, run by hand
 RUN_TIMEOUT = 1800.0 if ON_AWS else 120.0
+REHEARSAL_BUCKET = "rehearsal-state"
+# The stack a user deployed in the same account: the tests must never touch its state.
+USERS_STATE = b'{"version": 4, "serial": 7, "lineage": "users-own-stack", "resources": []}'
+TARGETS = (
+    [pytest.param("aws", marks=pytest.mark.xdist_group("real-aws"))]
+    if ON_AWS
+    else [
+        pytest.param("sandbox", marks=pytest.mark.xdist_group("sandbox")),
+        pytest.param("aws-rehearsal", marks=pytest.mark.xdist_group("aws-rehearsal")),
+    ]
+)
 
 
 @dataclass
 class Deployed:
     stack: Any  # fanout_tools.deploy.Stack
     outputs: dict[str, Any]
+    var_file: Path
+    env: dict[str, str] = field(default_factory=dict)  # the environment the target's commands see
     destroyed: bool = False
 
     @property
     def target(self) -> Any:
         return self.stack.target
 
+    def cli(self, *args: str) -> list[str]:
+        return [*args, "--target", self.target.name, "--var-file", str(self.var_file)]
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """One apply shared by every test in this module, in a private runtime folder (fresh sandbox)."""
+
+def _pose_as_real_account(patch: pytest.MonkeyPatch, endpoint: str, runtime: Path) -> None:
+    """Fake credentials and AWS_ENDPOINT_URL at the sandbox: what a user's shell would hold."""
+    import boto3
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        patch.delenv(key)
+    patch.setenv("AWS_ENDPOINT_URL", endpoint)
+    patch.setenv("AWS_ACCESS_KEY_ID", "rehearsal")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "rehearsal")
+    patch.setenv("AWS_REGION", "eu-west-1")  # not the stack's Region (us-east-1): clients must not follow it
+    patch.setenv("AWS_CONFIG_FILE", os.devnull)
+    patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=REHEARSAL_BUCKET)
+    from fanout_tools.targets.base import state_key
+
+    s3.put_object(Bucket=REHEARSAL_BUCKET, Key=state_key("fanout"), Body=USERS_STATE)
+    backend = runtime / "rehearsal.s3.tfbackend"
+    backend.write_text(
+        f'bucket       = "{REHEARSAL_BUCKET}"\nregion       = "us-east-1"\nuse_lockfile = true\n'
+    )
+    patch.setenv("FANOUT_BACKEND_CONFIG", str(backend))
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """One apply shared by every test of a target, in a private runtime folder (fresh sandbox)."""
     from fanout_tools import deploy
     from fanout_tools.sandbox import control
 
-    runtime = tmp_path_factory.mktemp("fanout-integration")
+    kind = str(request.param)
+    runtime = tmp_path_factory.mktemp(f"fanout-{kind}")
     var_file = runtime / "integration.tfvars.json"
     var_file.write_text(json.dumps(TEST_VARS, indent=2))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
         patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
         try:
+            if kind == "aws-rehearsal":
+                info, _ = control.up()
+                _pose_as_real_account(patch, info.endpoint, runtime)
             started = time.monotonic()
-            opened = deploy.open_stack(None, [var_file])
+            opened = deploy.open_stack("sandbox" if kind == "sandbox" else "aws", [var_file])
             opened.runner().apply(capture=True)
-            print(f"integration apply: {time.monotonic() - started:.1f} s")
-            built = Deployed(stack=opened, outputs=opened.outputs())
+            print(f"integration apply ({kind}): {time.monotonic() - started:.1f} s")
+            built = Deployed(stack=opened, outputs=opened.outputs(), var_file=var_file, env=dict(os.environ))
             yield built
             if not built.destroyed:
                 opened.runner().destroy(capture=True)
@@ -144,6 +198,61 @@ def test_failing_item_is_retried_per_the_retry_strategy_then_fails_the_execution
         assert "attempt=1" in output and "attempt=2" in output
 
 
+def _tree_listing() -> list[str]:
+    """Files in terraform/ that git does not track, ignored ones included: what a killed command
+    could have left there."""
+    repo = Path(__file__).resolve().parents[2]
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "terraform"],
+        cwd=repo,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.splitlines()
+    return sorted(line for line in listed if line.startswith(("??", "!!")))
+
+
+def _lock_held(deployed: Deployed) -> bool:
+    backend = deployed.target.backend(deployed.stack.name)
+    s3 = deployed.target.client("s3", region=backend.setting("region"))
+    listed = s3.list_objects_v2(Bucket=backend.setting("bucket"), Prefix=f"{backend.setting('key')}.tflock")
+    return bool(listed.get("Contents"))
+
+
+@pytest.mark.skipif(ON_AWS, reason="kills a command on purpose; run against the local accounts only")
+def test_a_killed_command_leaves_nothing_behind_and_unlock_releases_its_lock(
+    stack: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fanout_tools.cli import main
+
+    before = _tree_listing()
+    fanout = Path(sys.executable).with_name("fanout")
+    proc = subprocess.Popen(
+        [str(fanout), *stack.cli("plan")],
+        env=stack.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _lock_held(stack):
+        assert proc.poll() is None, "the plan ended before it took the state lock"
+        assert time.monotonic() < deadline, "the plan never took the state lock"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # fanout and terraform at once: nothing can clean up
+    proc.wait()
+    assert _tree_listing() == before  # nothing written into terraform/ survives the kill
+    assert _lock_held(stack)
+    capsys.readouterr()
+    assert main(stack.cli("plan")) == 2  # the stale lock stops the next command, which says what to do
+    assert "make unlock" in capsys.readouterr().err
+    assert main(stack.cli("unlock")) == 0
+    assert "released" in capsys.readouterr().out
+    assert not _lock_held(stack)
+    assert main(stack.cli("plan")) == 0
+    assert "plan: no changes" in capsys.readouterr().out
+
+
 def test_destroy_leaves_nothing(stack: Deployed) -> None:
     outputs = stack.outputs
     stack.stack.runner().destroy(capture=True)
@@ -166,3 +275,9 @@ def test_destroy_leaves_nothing(stack: Deployed) -> None:
         assert machines == [] and functions == [] and queues == []
         environments = batch.describe_compute_environments()["computeEnvironments"]
         assert [e for e in environments if e.get("status") != "DELETED"] == []
+    if stack.env.get("FANOUT_BACKEND_CONFIG"):  # the user's stack in the same bucket: untouched
+        from fanout_tools.targets.base import state_key
+
+        s3 = stack.target.client("s3", region="us-east-1")
+        body = s3.get_object(Bucket=REHEARSAL_BUCKET, Key=state_key("fanout"))["Body"].read()
+        assert body == USERS_STATE

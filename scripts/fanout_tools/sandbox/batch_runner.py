@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.paths import repo_root
-from fanout_tools.sandbox import compat, layout
+from fanout_tools.sandbox import compat, job_logs, layout
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class BatchRunner:
         }
         job = cls(kw["job_name"], array_properties=array_properties, tags=kw.get("tags"), **common)
         job.status = "RUNNABLE"
-        job.log_stream_name = job._stream_name
+        job.log_stream_name = job_logs.destination(job_def, job.job_id)[1]
         backend._jobs[job.job_id] = job
         if size:
             job.status = "PENDING"
@@ -179,7 +179,7 @@ class BatchRunner:
                     **common,
                 )
                 child.status = "RUNNABLE"
-                child.log_stream_name = child._stream_name
+                child.log_stream_name = job_logs.destination(job_def, child.job_id)[1]
                 child.sandbox_parent = job
                 backend._jobs[child.job_id] = child
                 children.append(child)
@@ -276,6 +276,21 @@ class BatchRunner:
         return env
 
     def _execute(
+        self, job: Any, command: list[str], env: dict[str, str], timeout: float | None, attempt: int
+    ) -> tuple[int | None, str, str]:
+        """One attempt, its output also published to CloudWatch Logs as the awslogs driver would."""
+        path = self.log_path(job.job_id)
+        start = path.stat().st_size if path.exists() else 0
+        try:
+            return self._execute_attempt(job, command, env, timeout, attempt)
+        finally:
+            with path.open("rb") as written:
+                written.seek(start)
+                lines = written.read().decode(errors="replace").splitlines()
+            group, stream = job_logs.destination(job.job_definition, job.job_id)
+            job_logs.publish(job._log_backend, group, stream, lines)
+
+    def _execute_attempt(
         self, job: Any, command: list[str], env: dict[str, str], timeout: float | None, attempt: int
     ) -> tuple[int | None, str, str]:
         """One attempt; returns (exit code, statusReason, container reason)."""

@@ -28,6 +28,19 @@ class Backend:
     files: tuple[Path, ...] = ()
     config: dict[str, str] = field(default_factory=dict)
 
+    def setting(self, key: str) -> str | None:
+        """A setting as ``terraform init`` sees it: key=value pairs win over the files (last file wins)."""
+        if key in self.config:
+            return self.config[key]
+        from fanout_tools.tfvars import read_var_file
+
+        found: str | None = None
+        for path in self.files:
+            value = read_var_file(path).get(key)
+            if isinstance(value, str):
+                found = value
+        return found
+
 
 @dataclass(frozen=True)
 class JobLog:
@@ -91,12 +104,10 @@ class Target(ABC):
     def stacks(self) -> list[str]:
         """Names of the stacks whose state this target's backend holds."""
         backend = self.backend("-")
-        bucket = backend.config.get("bucket") or _read_backend_value(backend.files, "bucket")
+        bucket = backend.setting("bucket")
         if not bucket:
             return []
-        s3 = self.client(
-            "s3", region=backend.config.get("region") or _read_backend_value(backend.files, "region")
-        )
+        s3 = self.client("s3", region=backend.setting("region"))
         names: list[str] = []
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=f"{STATE_KEY_PREFIX}/"
@@ -131,15 +142,3 @@ class Target(ABC):
     def command_hint(self, make_args: str) -> str:
         """A make command for this target, e.g. ``make run ITEMS=25`` (plus ``TARGET=aws`` on aws)."""
         return f"make {make_args}"
-
-
-def _read_backend_value(files: tuple[Path, ...], key: str) -> str | None:
-    """A plain ``key = "value"`` line of a ``.tfbackend`` file (the last file that sets it)."""
-    found: str | None = None
-    for path in files:
-        from fanout_tools.tfvars import read_var_file
-
-        value = read_var_file(path).get(key)
-        if isinstance(value, str):
-            found = value
-    return found

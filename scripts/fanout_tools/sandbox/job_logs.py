@@ -1,0 +1,53 @@
+"""Job output in CloudWatch Logs, where AWS Batch's awslogs log driver puts it.
+
+In AWS a job's container output goes to the log group its job definition names
+(``logConfiguration.options["awslogs-group"]``, default ``/aws/batch/job``) in a stream named
+``<awslogs-stream-prefix or job definition name>/default/<task id>``, and ``DescribeJobs`` returns
+that stream as ``container.logStreamName``.
+https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html
+The sandbox does the same (one stream per job, every attempt appended; AWS starts a new task, and so
+a new stream, per attempt), so reading a job's output is one code path on both targets: CloudWatch
+Logs ``GetLogEvents``. The local ``<job id>.log`` files stay, as a convenience.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+DEFAULT_GROUP = "/aws/batch/job"
+# PutLogEvents takes at most 10,000 events per call.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
+MAX_EVENTS_PER_CALL = 10_000
+
+_lock = threading.Lock()
+
+
+def destination(job_definition: Any, job_id: str) -> tuple[str, str]:
+    """(log group, log stream) for a job, from its job definition's awslogs options."""
+    container = getattr(job_definition, "container_properties", None) or {}
+    config = container.get("logConfiguration") or {}
+    options = config.get("options") or {} if config.get("logDriver") == "awslogs" else {}
+    group = options.get("awslogs-group") or DEFAULT_GROUP
+    prefix = options.get("awslogs-stream-prefix") or job_definition.name
+    return group, f"{prefix}/default/{job_id}"
+
+
+def publish(logs_backend: Any, group: str, stream: str, lines: list[str]) -> None:
+    """Append ``lines`` to ``group``/``stream`` in the sandbox's CloudWatch Logs (both made if missing)."""
+    if not lines:
+        return
+    from moto.logs.exceptions import ResourceAlreadyExistsException
+
+    with _lock:  # creating a group or stream is check-then-act in moto
+        if group not in logs_backend.groups:
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                logs_backend.create_log_group(group, {})
+        with contextlib.suppress(ResourceAlreadyExistsException):
+            logs_backend.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in lines]
+    for start in range(0, len(events), MAX_EVENTS_PER_CALL):
+        logs_backend.put_log_events(group, stream, events[start : start + MAX_EVENTS_PER_CALL])
