@@ -15,6 +15,7 @@ mismatch the actual values are printed as YAML, so an inventory can be regenerat
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,10 +25,17 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 INVENTORIES = REPO / "tests" / "terraform" / "inventories"
 MISSING = "__missing__"
+
+# Property-based tests (hypothesis): "ci" is derandomised (the same bounded examples every run, no
+# example database), the default here and in `make test`; HYPOTHESIS_PROFILE=explore searches anew.
+settings.register_profile("ci", max_examples=50, derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
 @pytest.fixture(scope="session")

@@ -251,7 +251,7 @@ def parse_input(data: Any, settings: Settings) -> Request:
         )
     unknown = sorted(set(data) - {"items", "count", "template"})
     if unknown:
-        raise InvalidInputError(f"unknown input field(s) {', '.join(unknown)}. {shape}")
+        raise InvalidInputError(f"unknown input field(s) {', '.join(map(_name, unknown))}. {shape}")
     if ("items" in data) == ("count" in data):
         raise InvalidInputError(f"give exactly one of 'items' or 'count'. {shape}")
     ceiling = _ceiling(settings)
@@ -280,7 +280,7 @@ def parse_input(data: Any, settings: Settings) -> Request:
     count = data["count"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InvalidInputError(
-            f"'count' must be a positive integer, got {count!r}. "
+            f"'count' must be a positive integer, got {_shown(count)}. "
             'Start the execution with {"count": N} where N >= 1 is the number of items to fan out.'
         )
     template = data.get("template", {})
@@ -307,6 +307,16 @@ def parse_input(data: Any, settings: Settings) -> Request:
                 f"{limit:,} bytes of item. Make the template smaller (put large data in S3 and pass its URI)."
             )
     return request
+
+
+def _name(key: str) -> str:
+    """A field name for a one-line message: as is when plain, else quoted and shortened."""
+    return key if key.isidentifier() else _shown(key)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _job_text(value: Any, what: str) -> str:

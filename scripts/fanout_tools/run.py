@@ -45,16 +45,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --- reading what is deployed ---------------------------------------------------------------------
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(
+                f"the key {key!r} appears twice in one object (JSON readers disagree on which wins)"
+            )
+        seen[key] = value
+    return seen
+
+
+def _not_json_number(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number (Step Functions refuses NaN and Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float (it would become Infinity)")
+    return value
+
+
+def read_input_file(input_file: Path) -> Any:
+    """The JSON value of ``input_file``, read as strictly as Step Functions reads an execution input:
+    UTF-8, no NaN/Infinity (nor a number that overflows to it), no duplicate keys; every refusal is a
+    :class:`ConfigError` saying what to fix."""
+    try:
+        raw = input_file.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read {input_file}: {err.strerror}", "pass an existing JSON file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{input_file} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            "save the file as UTF-8 (Step Functions takes UTF-8 JSON)",
+        ) from None
+    try:
+        return json.loads(
+            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_not_json_number, parse_float=_finite
+        )
+    except RecursionError:
+        raise ConfigError(f"{input_file} nests too deeply to be read", "flatten the items") from None
+    except ValueError as err:
+        raise ConfigError(f"{input_file} is not valid JSON: {err}", "fix the file") from None
+
+
+def input_text(payload: Any) -> str:
+    """The execution input exactly as StartExecution sends it (compact UTF-8 JSON)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        raise ConfigError("the input nests too deeply to be sent", "flatten the items") from None
+    except ValueError as err:
+        raise ConfigError(f"the input cannot be sent as JSON: {err}", "replace NaN/Infinity") from None
+
+
 def execution_input(items: int | None, input_file: Path | None) -> dict[str, Any]:
     if input_file is not None:
-        try:
-            value = json.loads(input_file.read_text())
-        except OSError as err:
-            raise ConfigError(
-                f"cannot read {input_file}: {err.strerror}", "pass an existing JSON file"
-            ) from None
-        except ValueError as err:
-            raise ConfigError(f"{input_file} is not valid JSON: {err}", "fix the file") from None
+        value = read_input_file(input_file)
         if not isinstance(value, dict):
             raise ConfigError(
                 f"{input_file} must hold a JSON object",
@@ -250,12 +300,13 @@ def _json(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def check_input(stack: Stack, outputs: dict[str, Any], payload: Any) -> None:
-    """Refuse, before anything starts, an input the deployed generator would reject.
+def check_input(stack: Stack, outputs: dict[str, Any], payload: Any, text: str | None = None) -> None:
+    """Refuse, before anything starts, an input Step Functions or the deployed generator would reject.
 
-    Runs the generator's own ``parse_input`` with the deployed function's environment (mode, batch
-    size, limits, max_items), so a request beyond the mode's capacity names the limit and the mode
-    that fits without starting an execution.
+    Runs the generator's own ``validate_execution_input`` (the one the Lambda runs) with the deployed
+    function's environment (mode, batch size, limits, max_items) and the input text StartExecution
+    would send (``text``, default :func:`input_text`), so the payload budget, the shape, the item
+    sizes and the mode's capacity are all checked without starting an execution.
     """
     from fanout_tools import generator
 
@@ -265,23 +316,74 @@ def check_input(stack: Stack, outputs: dict[str, Any], payload: Any) -> None:
     )
     env = (config.get("Environment") or {}).get("Variables") or {}
     try:
-        handler.parse_input(payload, handler.Settings.from_env(env))
+        handler.validate_execution_input(
+            payload, handler.Settings.from_env(env), input_text(payload) if text is None else text
+        )
     except (handler.InvalidInputError, handler.TooManyItemsError) as err:
         raise ConfigError(
             f"{type(err).__name__}: {err}", "nothing was started; change the input or the deployment"
         ) from None
 
 
+# StartExecution's own refusals (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html#API_StartExecution_Errors)
+# and throttling (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-api-action-throttling-general):
+# code -> (what happened, what to do).
+START_REFUSALS: dict[str, tuple[str, str]] = {
+    "InvalidExecutionInput": (
+        "Step Functions refused the execution input",
+        "keep it valid JSON under 256 KiB (sfn_payload_bytes): fewer items, a template, or S3 URIs",
+    ),
+    "ExecutionLimitExceeded": (
+        "the account has as many open executions as it may",
+        "wait for running executions to end, or stop some (aws stepfunctions list-executions "
+        "--status-filter RUNNING)",
+    ),
+    "StateMachineDoesNotExist": ("the state machine does not exist", "deploy it with `make apply`"),
+    "StateMachineDeleting": ("the state machine is being deleted", "deploy it again with `make apply`"),
+    "ExecutionAlreadyExists": ("an execution of that name already exists", "pick another --name"),
+    "InvalidName": ("the execution name is not valid", "use 1-80 letters, digits, - or _ in --name"),
+    "InvalidArn": ("the state machine ARN is not valid", "redeploy with `make apply`"),
+    "ThrottlingException": (
+        "Step Functions throttled StartExecution (the SDK's retries ran out)",
+        "wait a few seconds and run again; fewer runs at once",
+    ),
+    "TooManyRequestsException": (
+        "Step Functions throttled StartExecution (the SDK's retries ran out)",
+        "wait a few seconds and run again; fewer runs at once",
+    ),
+}
+
+
 def start_execution(
-    stack: Stack, outputs: dict[str, Any], payload: dict[str, Any], name: str | None = None
+    stack: Stack,
+    outputs: dict[str, Any],
+    payload: dict[str, Any],
+    name: str | None = None,
+    text: str | None = None,
 ) -> str:
+    """Start the execution with ``text`` (default :func:`input_text` of ``payload``); its refusals are
+    one-line :class:`FanoutError`s saying what to do."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     sfn = stack.client("stepfunctions")
     name = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    return str(
-        sfn.start_execution(
-            stateMachineArn=outputs["state_machine_arn"], name=name, input=json.dumps(payload)
-        )["executionArn"]
-    )
+    body = input_text(payload) if text is None else text
+    try:
+        response = sfn.start_execution(stateMachineArn=outputs["state_machine_arn"], name=name, input=body)
+    except ClientError as err:
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        detail = str(err.response.get("Error", {}).get("Message", "")).strip()
+        what, todo = START_REFUSALS.get(code, (f"StartExecution failed ({code or 'unknown error'})", ""))
+        raise FanoutError(
+            f"{what}: {code}" + (f": {detail}" if detail else ""),
+            ("nothing was started; " + todo) if todo else "nothing was started",
+        ) from None
+    except BotoCoreError as err:
+        raise FanoutError(
+            f"cannot reach Step Functions to start the execution: {err}",
+            "check the network or that the sandbox runs (`make sandbox-up`), then run again",
+        ) from None
+    return str(response["executionArn"])
 
 
 def follow(
@@ -419,9 +521,10 @@ def run(args: argparse.Namespace) -> int:
     from fanout_tools.deploy import deployed
 
     payload = execution_input(args.items, args.input)
+    text = input_text(payload)
     stack, outputs = deployed(args)
-    check_input(stack, outputs, payload)
-    arn = start_execution(stack, outputs, payload, args.name)
+    check_input(stack, outputs, payload, text)
+    arn = start_execution(stack, outputs, payload, args.name, text)
     print(f"started {arn.rsplit(':', 1)[-1]} on {stack.target.name} ({outputs.get('fanout_mode', '?')} mode)")
     live = not args.no_progress and sys.stdout.isatty()
     if live:
