@@ -86,9 +86,18 @@ class Stack:
 
 
 def open_stack(
-    target_name: str | None, var_files: list[Path], start: bool = True, package: bool = True
+    target_name: str | None,
+    var_files: list[Path],
+    start: bool = True,
+    package: bool = True,
+    command: str | None = None,
 ) -> Stack:
-    """Check the var files, prepare the target, build the zip, ``terraform init`` the stack's backend."""
+    """Check the var files, prepare the target, build the zip, ``terraform init`` the stack's backend.
+
+    ``command`` (the verb) takes the target's lock for this process first (:mod:`fanout_tools.locks`):
+    another command on this checkout and target is refused before anything is started or rewritten.
+    """
+    from fanout_tools import locks
     from fanout_tools.tfvars import stack_settings
 
     files = [Path(p).resolve() for p in var_files]
@@ -99,6 +108,8 @@ def open_stack(
             )
     settings = stack_settings(files)
     target = resolve(target_name, region=str(settings["region"]))
+    if command:
+        locks.acquire(target.name, command)
     for note in target.prepare(start=start):
         print(f"note: {note}")
     zip_path = package_generator() if package else None
@@ -108,8 +119,11 @@ def open_stack(
 
 
 def open_from_args(args: argparse.Namespace, start: bool = True, package: bool = True) -> Stack:
+    # Every verb that opens a stack holds the target's lock: apply and destroy change it; plan and run
+    # rebuild the zip and re-init the data dir an apply reads; unlock must not free a live apply's state.
+    command = str(getattr(args, "_module", "") or "").rpartition(".")[2] or None
     return open_stack(
-        getattr(args, "target", None), list(getattr(args, "var_file", []) or []), start, package
+        getattr(args, "target", None), list(getattr(args, "var_file", []) or []), start, package, command
     )
 
 

@@ -31,19 +31,34 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.action == "down":
+        from fanout_tools import locks
+
+        # not under a running apply/run/destroy on the sandbox: it would lose its account mid-way
+        locks.acquire("sandbox", "sandbox down")
+        strays = control.strays()
         stopped = control.down()
         print(
             f"sandbox stopped (pid {stopped.pid}, port {stopped.port})"
             if stopped
             else "sandbox was not running"
         )
+        for pid in strays:
+            print(f"stopped a stray sandbox server of this checkout (pid {pid})")
         return 0
     stale = control.stale_pid_file()
     info = control.current()
+    strays = control.strays()
+    for pid in strays:
+        print(
+            f"stray sandbox server of this checkout: pid {pid} (no pid file names it); "
+            "`make sandbox-down` stops it"
+        )
     if info is None:
         detail = " (removed a stale pid file)" if stale else ""
         raise SandboxError(
-            f"the sandbox is not running{detail}", "start it with `make sandbox-up` or `make apply`"
+            f"the sandbox is not running{detail}",
+            "start it with `make sandbox-up` or `make apply`"
+            + (f"; stop the {len(strays)} stray server(s) with `make sandbox-down`" if strays else ""),
         )
     state = "healthy" if control.healthy(info.port) else "NOT answering"
     print(f"sandbox running: {info.endpoint} (pid {info.pid}), {state}; log {info.log}")

@@ -68,6 +68,41 @@ def _is_our_server(pid: int) -> bool:
     return True  # no /proc (macOS): trust the pid file
 
 
+def servers(home: Path | None = None) -> list[int]:
+    """Pids of every sandbox server process serving this sandbox folder (this checkout's, by default),
+    found by command line in /proc: ``-m fanout_tools.sandbox.server ... --state-dir <folder>``.
+
+    Normally one (the recorded one) or none; any other is a stray (a start that lost its pid file).
+    Without /proc (macOS) only the recorded server can be known.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        info = current(home)
+        return [info.pid] if info else []
+    state_dir = str(layout.sandbox_dir(home).resolve())
+    found: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        words = [word.decode(errors="replace") for word in argv]
+        if SERVER_MODULE not in words or "--state-dir" not in words:
+            continue
+        at = words.index("--state-dir") + 1
+        if at < len(words) and str(Path(words[at]).resolve()) == state_dir:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def strays(home: Path | None = None) -> list[int]:
+    """Sandbox servers of this folder other than the recorded one."""
+    info = current(home)
+    return [pid for pid in servers(home) if info is None or pid != info.pid]
+
+
 def healthy(port: int, timeout: float = 2.0) -> bool:
     """The server answers and has the sandbox configuration (moto's GET config shows batch/lambda only)."""
     try:
@@ -164,6 +199,9 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
                 f"see {existing.log}; restart it with `make sandbox-down sandbox-up`",
             )
         return existing, notes
+    for pid in strays(home):  # at most one server per folder: a server nobody recorded goes first
+        _terminate(pid)
+        notes.append(f"stopped a stray sandbox server (pid {pid}) that had no pid file")
     port = port if port is not None else (requested_port() or free_port())
     if not port_is_free(port):
         raise SandboxError(
@@ -208,14 +246,25 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
 
 
 def down(home: Path | None = None) -> SandboxInfo | None:
-    """Stop the sandbox; returns what was stopped, or None when it was not running."""
+    """Stop the sandbox and any stray server of its folder; returns the recorded server that was
+    stopped, or None when none was recorded (:func:`stop_strays` reports the others)."""
     with _exclusive(home):
         info = current(home)
-        if info is None:
-            return None
-        _terminate(info.pid)
+        if info is not None:
+            _terminate(info.pid)
         _clear_files(home)
+        for pid in strays(home):
+            _terminate(pid)
         return info
+
+
+def stop_strays(home: Path | None = None) -> list[int]:
+    """Stop every server of this folder except the recorded one; returns their pids."""
+    with _exclusive(home):
+        stopped = strays(home)
+        for pid in stopped:
+            _terminate(pid)
+        return stopped
 
 
 @contextlib.contextmanager
