@@ -9,6 +9,7 @@ VENV         ?= .venv
 TARGET       ?= sandbox
 ITEMS        ?= 25
 INPUT        ?=
+EXECUTION    ?=
 VARS         ?=
 FANOUT       := $(VENV)/bin/fanout
 STAMP        := $(VENV)/.installed
@@ -19,7 +20,7 @@ export TARGET
 # TF_CLI_CONFIG_FILE names a missing file). Commands that need providers get the project's own config.
 TF_FMT       := TF_CLI_CONFIG_FILE=/dev/null terraform fmt
 
-.PHONY: help setup fmt fmt-check lint validate render package plan apply run destroy unlock scan bench test clean lock sandbox-up sandbox-down
+.PHONY: help setup fmt fmt-check lint validate render package plan apply run report destroy unlock scan bench test clean lock sandbox-up sandbox-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +76,9 @@ apply: $(STAMP) ## deploy the stack to TARGET (sandbox by default: starts the lo
 
 run: $(STAMP) ## start an execution: ITEMS=N or INPUT=file.json; shows progress and a summary
 	$(FANOUT) run --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(if $(INPUT),--input $(INPUT),--items $(ITEMS))
+
+report: $(STAMP) ## HTML run report (timeline, throughput, failures, cost) of the last run, or EXECUTION=name
+	$(FANOUT) report --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(EXECUTION)
 
 destroy: $(STAMP) ## remove everything from TARGET (and stop the sandbox)
 	$(FANOUT) destroy --target $(TARGET) $(if $(VARS),--var-file $(VARS))

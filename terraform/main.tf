@@ -161,3 +161,15 @@ module "state_machine" {
   log_retention_days           = var.log_retention_days
   tags                         = local.tags
 }
+
+module "dashboard" {
+  source = "./modules/dashboard"
+
+  name                         = var.name
+  region                       = local.region
+  state_machine_arn            = module.state_machine.state_machine_arn
+  map_run_label                = contains(local.distributed_modes, var.fanout_mode) ? "FanOut" : null
+  generator_function_name      = module.generator.function_name
+  job_queue_name               = module.batch.job_queue_name
+  state_machine_log_group_name = module.state_machine.log_group_name
+}

@@ -62,3 +62,8 @@ output "region" {
   description = "AWS Region of the stack."
   value       = local.region
 }
+
+output "dashboard_name" {
+  description = "Name of the stack's CloudWatch dashboard (executions, Map Runs, generator, failed items)."
+  value       = module.dashboard.dashboard_name
+}

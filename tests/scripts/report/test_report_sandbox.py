@@ -1,0 +1,119 @@
+"""``fanout report`` on real runs in a fresh private sandbox: a 50-item run and a run with a failed item.
+
+One apply (inline mode, the integration tests' job command: exit 3 on an item containing "fail"),
+two executions, then the report of each, read back from its HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("report")]
+
+STACK_VARS: dict[str, Any] = {
+    "name": "fanout-report",
+    "fanout_mode": "inline",
+    "max_concurrency": 10,
+    "job_command": [
+        "sh",
+        "-c",
+        'echo "item=$1 attempt=$AWS_BATCH_JOB_ATTEMPT"; '
+        'case "$1" in *fail*) echo "no good: $1"; exit 3;; esac',
+        "job",
+        "Ref::item",
+    ],
+    "job_retry_exit_codes": ["3"],
+    "job_attempts": 2,
+    "job_attempt_timeout_seconds": 60,
+    "log_retention_days": 1,
+}
+
+
+def _script(page: str, element_id: str) -> Any:
+    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert found, f"no {element_id} in the report"
+    return json.loads(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from fanout_tools import deploy
+    from fanout_tools.sandbox import control
+
+    runtime = tmp_path_factory.mktemp("fanout-report")
+    var_file = runtime / "report.tfvars.json"
+    var_file.write_text(json.dumps(STACK_VARS))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
+        patch.setenv("TARGET", "sandbox")
+        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
+        try:
+            stack = deploy.open_stack("sandbox", [var_file])
+            stack.runner().apply(capture=True)
+            yield stack, stack.outputs(), var_file, runtime
+        finally:
+            control.down()
+
+
+def _run(deployed: Any, payload: dict[str, Any]) -> Any:
+    from fanout_tools import run
+
+    stack, outputs, _, _ = deployed
+    arn = run.start_execution(stack, outputs, payload, name=f"report-{uuid.uuid4().hex[:8]}")
+    run.record_last_run(stack, arn)
+    return run.follow(stack, arn, timeout=180, poll_seconds=0.3)
+
+
+def test_report_of_a_50_item_run_has_every_job_and_the_run_counts(
+    deployed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fanout_tools.cli import main
+
+    _, _, var_file, runtime = deployed
+    result = _run(deployed, {"count": 50})
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    capsys.readouterr()
+    started = time.monotonic()
+    # no EXECUTION: the last run of the stack
+    assert main(["report", "--target", "sandbox", "--var-file", str(var_file), "--out", str(runtime)]) == 0
+    print(f"report of 50 items: {time.monotonic() - started:.1f} s")
+    out = capsys.readouterr().out
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    html_path, png_path = runtime / name / "index.html", runtime / name / "timeline.png"
+    assert str(html_path) in out and str(png_path) in out
+    assert png_path.read_bytes().startswith(b"\x89PNG")
+    page = html_path.read_text()
+    assert not re.search(r"https?://", page)  # nothing loaded from (or pointing at) the network
+    timeline = _script(page, "timeline-data")
+    assert timeline["kind"] == "jobs"
+    assert sorted(r["id"] for r in timeline["rows"]) == sorted(j.job_id for j in result.jobs)
+    assert len(timeline["rows"]) == 50
+    assert all(r["submitted"] is not None and r["stopped"] is not None for r in timeline["rows"])
+    counts = _script(page, "run-data")["counts"]
+    assert counts.get("SUCCEEDED", 0) == result.progress.succeeded == 50
+    assert counts.get("FAILED", 0) == result.progress.failed == 0
+
+
+def test_report_of_a_failed_run_shows_the_failed_item_with_its_log_lines(deployed: Any) -> None:
+    from fanout_tools.report.cli import build
+    from fanout_tools.report.collect import collect
+
+    stack, outputs, _, runtime = deployed
+    result = _run(deployed, {"items": [{"value": "fine"}, {"value": "please fail"}]})
+    assert result.status == "FAILED"
+    data = collect(stack, outputs, result.execution_arn)
+    html_path, _ = build(data, Path(runtime) / "failed")
+    page = html_path.read_text()
+    assert _script(page, "run-data")["counts"].get("FAILED") == result.progress.failed == 1
+    [failure] = data.failures
+    assert failure.exit_code == 3 and failure.attempts == 2
+    assert any("no good" in line and "please fail" in line for line in failure.log_lines)
+    assert "no good:" in page and failure.job_id in page
