@@ -48,7 +48,7 @@ COMBINATIONS = [
         id=f"{mode}-c{conc}-r{attempts}-t{timeout}-f{tolerated}-b{backoff}",
     )
     for mode, conc, attempts, timeout, tolerated, backoff in itertools.product(
-        render.MODES, ("min", "max"), (0, 8), (60, 31_536_000), (0, 5, 12.5, 100), (1, 2.5)
+        render.MODES, ("min", "max"), (0, 8), (60, 31_536_000), (0, 5, 13, 100), (1, 2.5)
     )
     if mode in render.DISTRIBUTED_MODES or tolerated == 0
 ]
@@ -71,8 +71,9 @@ def test_every_option_combination_renders_valid_asl(mode, conc, attempts, timeou
     fan_out = definition["States"]["FanOut"]
     assert fan_out["MaxConcurrency"] == (1 if conc == "min" else ceiling)
     if mode in render.DISTRIBUTED_MODES:
-        assert fan_out["ToleratedFailurePercentage"] == float(tolerated)
-        assert isinstance(fan_out["ToleratedFailurePercentage"], float)
+        # an integer, as AWS's ASL schema types it (the sandbox's parser is patched to accept it)
+        assert fan_out["ToleratedFailurePercentage"] == tolerated
+        assert isinstance(fan_out["ToleratedFailurePercentage"], int)
     for task in tasks(definition, "batch:submitJob.sync"):
         (retrier,) = task["Retry"]
         assert retrier["MaxAttempts"] == attempts and retrier["BackoffRate"] == float(backoff)
@@ -232,7 +233,8 @@ def test_terraform_templatefile_renders_exactly_what_the_tool_renders(tmp_path):
         ("inline", "max_concurrency", 41, "out of range 1..40"),
         ("array", "max_concurrency", 0, "out of range"),
         ("distributed", "max_concurrency", 10_001, "out of range 1..10000"),
-        ("distributed", "tolerated_failure_percentage", 100.5, "out of range 0..100"),
+        ("distributed", "tolerated_failure_percentage", 101, "out of range 0..100"),
+        ("distributed", "tolerated_failure_percentage", 12.5, "is not an integer"),
         ("inline", "execution_timeout_seconds", 10, "out of range 60.."),
         ("inline", "batch_api_retry_backoff_rate", 0.5, "out of range 1.."),
         ("inline", "batch_api_retry_max_attempts", "three", "is not an integer"),

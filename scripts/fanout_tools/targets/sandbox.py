@@ -63,6 +63,7 @@ class SandboxTarget(Target):
     def nothing_deployed(self) -> str | None:
         from fanout_tools.sandbox import control
 
+        control.stop_strays(self.home)  # a server nobody recorded holds nothing anyone can reach
         return (
             "the sandbox is not running, so it holds nothing" if control.current(self.home) is None else None
         )
