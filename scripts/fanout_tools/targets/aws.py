@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fanout_tools.errors import ConfigError
 from fanout_tools.paths import terraform_dir
-from fanout_tools.targets.base import LOG_TAIL_LINES, Backend, JobLog, Target, state_key
+from fanout_tools.targets.base import Backend, JobLog, JobRef, Target, state_key
 
 if TYPE_CHECKING:
     import boto3
@@ -71,24 +71,17 @@ class AwsTarget(Target):
     def backend(self, stack_name: str) -> Backend:
         return Backend(files=(backend_config_file(),), config={"key": state_key(stack_name)})
 
-    def job_log(
-        self,
-        outputs: dict[str, Any],
-        job_id: str,
-        log_stream: str | None,
-        array: bool = False,
-        lines: int = LOG_TAIL_LINES,
-    ) -> JobLog:
+    def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
         group = str(outputs.get("batch_log_group_name") or "/aws/batch/job")
-        if not log_stream:
+        if not job.log_stream:
             return JobLog(f"{group} (stream not yet assigned)")
         try:
             events = self.client("logs").get_log_events(
-                logGroupName=group, logStreamName=log_stream, limit=lines, startFromHead=False
+                logGroupName=group, logStreamName=job.log_stream, limit=job.lines, startFromHead=False
             )["events"]
         except Exception:  # no access or no stream yet: the location is still worth showing
             events = []
-        return JobLog(f"{group}:{log_stream}", tuple(str(e.get("message", "")) for e in events))
+        return JobLog(f"{group}:{job.log_stream}", tuple(str(e.get("message", "")) for e in events))
 
     def logs_hint(self, outputs: dict[str, Any]) -> str:
         return (

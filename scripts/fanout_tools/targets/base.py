@@ -43,6 +43,16 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class JobRef:
+    """Which job's output to read: a job (or an array parent), its stream, how many last lines."""
+
+    job_id: str
+    log_stream: str | None
+    array: bool
+    lines: int
+
+
+@dataclass(frozen=True)
 class JobLog:
     """Where a job's output is, and its last lines (empty when there is nothing to read yet)."""
 
@@ -124,7 +134,6 @@ class Target(ABC):
 
     # --- what users read ---------------------------------------------------------------------
 
-    @abstractmethod
     def job_log(
         self,
         outputs: dict[str, Any],
@@ -134,6 +143,11 @@ class Target(ABC):
         lines: int = LOG_TAIL_LINES,
     ) -> JobLog:
         """Where a job's output is (an array parent: where its children's are) and its last ``lines``."""
+        return self._job_log(outputs, JobRef(job_id, log_stream, array, lines))
+
+    @abstractmethod
+    def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
+        """:meth:`job_log` for this target."""
 
     @abstractmethod
     def logs_hint(self, outputs: dict[str, Any]) -> str:

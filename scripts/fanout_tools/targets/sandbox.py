@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fanout_tools.errors import SandboxError
-from fanout_tools.targets.base import LOG_TAIL_LINES, Backend, JobLog, Target, state_key
+from fanout_tools.targets.base import Backend, JobLog, JobRef, Target, state_key
 
 if TYPE_CHECKING:
     import boto3
@@ -118,25 +118,18 @@ class SandboxTarget(Target):
         stopped = control.down(self.home)
         return [f"sandbox stopped (pid {stopped.pid})"] if stopped else []
 
-    def job_log(
-        self,
-        outputs: dict[str, Any],
-        job_id: str,
-        log_stream: str | None,
-        array: bool = False,
-        lines: int = LOG_TAIL_LINES,
-    ) -> JobLog:
+    def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
         from fanout_tools.sandbox import layout
 
         jobs = layout.jobs_dir(layout.sandbox_dir(self.home))
-        if array:
-            return JobLog(str(jobs / f"{job_id}:<index>.log"))
-        path = jobs / f"{job_id}.log"
+        if job.array:
+            return JobLog(str(jobs / f"{job.job_id}:<index>.log"))
+        path = jobs / f"{job.job_id}.log"
         try:
             text = path.read_text(errors="replace").splitlines()
         except OSError:
             text = []
-        return JobLog(str(path), tuple(text[-lines:]))
+        return JobLog(str(path), tuple(text[-job.lines :]))
 
     def logs_hint(self, outputs: dict[str, Any]) -> str:
         from fanout_tools.sandbox import layout
