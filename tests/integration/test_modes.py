@@ -1,17 +1,23 @@
-"""Every fan-out mode end to end in the sandbox: rendered definition, real generator, real jobs.
+"""Every bucket-backed fan-out mode end to end in the sandbox, deployed as users deploy it.
 
-``test_stack.py`` deploys the inline stack with Terraform; Terraform plans of every mode are checked in
-``tests/terraform``. Here each bucket-backed mode's rendered definition runs in a fresh sandbox with the
-real generator zip and real job commands (array children really run ``python3 -m fanout_item``), so a
-mode that renders and plans but cannot run is caught. Batches of 5 over 11 items also exercise the
-size-1 batch, which Batch cannot run as an array job (the Choice sends it to a plain job).
+``test_stack.py`` covers the inline stack (apply, executions, destroy); Terraform plans of every mode are
+checked in ``tests/terraform``. Here each bucket-backed mode is one stack of ``terraform/`` applied with
+Terraform into ONE fresh private sandbox (own runtime folder and port; the applies run in parallel, as
+the bench's do), and an execution runs the real generator and real job commands (array children run the
+stack's default job command, the inline standard-library reader then ``echo``, exactly as users get it),
+so a mode that renders and plans but cannot run is caught. Batches of 5
+over 11 items also exercise the size-1 batch, which Batch cannot run as an array job (the Choice sends
+it to a plain job).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +25,72 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sandbox-modes")]
 
+MODES = ("array", "distributed", "distributed_array")
 ITEMS = 11
 PER_BATCH = 5
 SINGLE_COMMAND = ["sh", "-c", 'echo "ran item=$1"', "job", "Ref::item"]
-# fanout_item appends the child's item (its line of the batch) as the last argument.
-ARRAY_COMMAND = ["python3", "-m", "fanout_item", "Ref::items_uri", "--", "echo", "ran item="]
-INDEX = re.compile(r'^ran item=\s*\{"index":(\d+)\}$')
+# Array modes: null = Terraform's default, whose reader appends the child's item (its line of the batch)
+# to `echo`, so a child prints exactly its item.
+ARRAY_COMMAND = None
+INDEX = re.compile(r'^(?:ran item=)?\s*\{"index":(\d+)\}$')
+
+
+def _variables(mode: str) -> dict[str, Any]:
+    from fanout_tools.contract import contract
+
+    variables: dict[str, Any] = {
+        "name": f"modes-{mode.replace('_', '-')}",
+        "fanout_mode": mode,
+        "items_per_batch": PER_BATCH,
+        "job_command": ARRAY_COMMAND if contract().is_array(mode) else SINGLE_COMMAND,
+        "job_attempt_timeout_seconds": 60,
+        "log_retention_days": 1,
+    }
+    return {key: value for key, value in variables.items() if value is not None}
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
-    from fanout_tools.sandbox import control
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+    """One stack per mode, applied in parallel in a fresh private sandbox; stopping it removes them all."""
+    from fanout_tools.bench.measure import apply_stacks
+    from fanout_tools.sandbox import control, layout
 
     runtime = tmp_path_factory.mktemp("fanout-modes")
+    files: dict[str, Path] = {}
+    for mode in MODES:
+        files[mode] = runtime / f"{mode}.tfvars.json"
+        files[mode].write_text(json.dumps(_variables(mode), indent=2))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
         patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        info, _ = control.up()
         try:
-            yield info, runtime
+            started = time.monotonic()
+            deployed = apply_stacks(files, [])
+            print(f"modes apply ({len(MODES)} stacks in parallel): {time.monotonic() - started:.1f} s")
+            yield deployed, layout.jobs_dir(layout.sandbox_dir())
         finally:
             control.down()
 
 
 @pytest.fixture(scope="module")
-def generator_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    from fanout_tools import package
-    from fanout_tools.paths import lambda_dir
+def results(stacks: tuple[dict[str, Any], Path]) -> dict[str, Any]:
+    """One execution of ITEMS items per mode, all started at once and followed in parallel: a run waits
+    mostly on the emulator's .sync polling, not on the machine."""
+    from fanout_tools import run
 
-    out = tmp_path_factory.mktemp("zip") / "generator.zip"
-    return package.build(lambda_dir() / "generator", out).path.read_bytes()
+    deployed, _ = stacks
+
+    def execute(mode: str) -> Any:
+        stack, outputs = deployed[mode].stack, deployed[mode].outputs
+        arn = run.start_execution(stack, outputs, {"count": ITEMS}, name=f"modes-{uuid.uuid4().hex[:10]}")
+        return run.follow(stack, arn, timeout=300, poll_seconds=0.5)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(MODES)) as pool:
+        found = dict(zip(MODES, pool.map(execute, MODES), strict=True))
+    print(f"modes executions ({len(MODES)} in parallel): {time.monotonic() - started:.1f} s")
+    time.sleep(0.5)  # the sandbox finishes a job's bookkeeping just after the execution sees it
+    return found
 
 
 def _items_seen(jobs_dir: Path, job_ids: set[str]) -> list[int]:
@@ -65,41 +107,31 @@ def _items_seen(jobs_dir: Path, job_ids: set[str]) -> list[int]:
     return seen
 
 
-@pytest.mark.parametrize("mode", ["array", "distributed", "distributed_array"])
+@pytest.mark.parametrize("mode", MODES)
 def test_mode_runs_every_item_in_its_own_job(
-    mode: str, sandbox: tuple[Any, Path], generator_zip: bytes
+    mode: str, stacks: tuple[dict[str, Any], Path], results: dict[str, Any]
 ) -> None:
-    from fanout_tools import bench
-
-    info, runtime = sandbox
-    stack = bench.build_stack(
-        info.endpoint,
-        "us-east-1",
-        generator_zip,
-        [mode],
-        items_per_batch=PER_BATCH,
-        single_command=SINGLE_COMMAND,
-        array_command=ARRAY_COMMAND,
-    )
-    result = bench.run_execution(stack, mode, ITEMS)
-    assert result["status"] == "SUCCEEDED", result
-    batch = stack.clients["batch"]
+    deployed, jobs_dir = stacks
+    stack, outputs = deployed[mode].stack, deployed[mode].outputs
+    assert outputs["fanout_mode"] == mode
+    result = results[mode]
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    batch = stack.client("batch")
     job_ids = {
         job["jobId"]
         for status in ("SUCCEEDED", "FAILED")
-        for job in batch.list_jobs(jobQueue=stack.job_queue_arn, jobStatus=status)["jobSummaryList"]
-        if ":" not in job["jobId"]
+        for job in batch.list_jobs(jobQueue=outputs["job_queue_arn"], jobStatus=status)["jobSummaryList"]
+        if ":" not in job["jobId"]  # the emulator lists array children too; they are not submissions
     }
     batches = -(-ITEMS // PER_BATCH)
-    assert result["submits"] == (ITEMS if mode == "distributed" else batches)
-    seen = _items_seen(runtime / "sandbox" / "jobs", job_ids)
+    assert len(job_ids) == (ITEMS if mode == "distributed" else batches)
+    seen = _items_seen(jobs_dir, job_ids)
     assert sorted(seen) == list(range(ITEMS)), f"{mode}: items seen by jobs {sorted(seen)}"
-    if mode != "array":  # the manifest the Distributed Map read is the generator's, in S3
-        listed = stack.clients["s3"].list_objects_v2(Bucket=stack.bucket, Prefix="runs/")
+    if mode != "array":  # the manifest the Distributed Map read is the generator's, in the stack's bucket
+        s3 = stack.client("s3")
+        listed = s3.list_objects_v2(Bucket=outputs["bucket_name"], Prefix="runs/")
         keys = [o["Key"] for o in listed.get("Contents", [])]
         manifests = [k for k in keys if k.endswith("/manifest.json") and "/results/" not in k]
         assert len(manifests) == 1
-        rows = json.loads(
-            stack.clients["s3"].get_object(Bucket=stack.bucket, Key=manifests[0])["Body"].read()
-        )
+        rows = json.loads(s3.get_object(Bucket=outputs["bucket_name"], Key=manifests[0])["Body"].read())
         assert len(rows) == batches
