@@ -38,7 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "report": ("fanout_tools.report.cli", "an HTML run report: timeline, throughput, failures, cost"),
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
-    "bench": ("fanout_tools.bench", "benchmark every fan-out mode beside the AWS sample design"),
+    "bench": ("fanout_tools.bench.cli", "benchmark every fan-out mode beside the AWS sample design"),
     "scan": ("fanout_tools.scan", "checkov compliance scan (offline): source and plan, reports/"),
     "docs": ("fanout_tools.docs", "write the README's variable and output tables (--check: fail if stale)"),
 }
