@@ -17,6 +17,11 @@ worker pool and runs as a subprocess with
 The exit code decides SUCCEEDED or FAILED; the retry strategy (``attempts`` + ``evaluateOnExit``,
 first matching rule wins, glob patterns, no match = retry) decides whether another attempt runs.
 Output of every attempt goes to ``<jobs dir>/<job id>.log``.
+
+Array children do not go through that pool: :mod:`fanout_tools.sandbox.child_engine` starts them
+(one thread, ``posix_spawn``, pidfds in one epoll set), their books are kept per array job
+(:mod:`fanout_tools.sandbox.array_jobs`), and an inline-reader command has its item read in process
+(:mod:`fanout_tools.sandbox.item_shortcut`).
 """
 
 from __future__ import annotations
@@ -37,18 +42,25 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.paths import repo_root
-from fanout_tools.sandbox import compat, job_logs, layout
+from fanout_tools.sandbox import array_jobs, child_engine, compat, item_shortcut, job_logs, layout
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
-EXIT_REASON = "Essential container in task exited"
-TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+EXIT_REASON = array_jobs.EXIT_REASON
+TIMEOUT_REASON = child_engine.TIMEOUT_REASON
 
 
 def default_workers() -> int:
     """Jobs running at once: 2x cores (bounded so 1,000+ jobs never overwhelm the machine)."""
     return max(2, 2 * (os.cpu_count() or 1))
+
+
+def work_dir(base: Path) -> Path:
+    """Every job's working directory (the server runs there too, so spawned children inherit it)."""
+    path = base / "work"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def substitute(command: list[str], parameters: dict[str, str]) -> list[str]:
@@ -82,9 +94,8 @@ def retry_action(rules: list[dict[str, str]], exit_code: int | None, status_reas
 
 
 def _stopped(job: Any) -> bool:
-    """TerminateJob/CancelJob on the job, or on its array parent (Batch stops the children too)."""
-    parent = getattr(job, "sandbox_parent", None)
-    return bool(job.stop or (parent is not None and parent.stop))
+    """TerminateJob/CancelJob on the job."""
+    return bool(job.stop)
 
 
 def _now_ms() -> int:
@@ -114,6 +125,16 @@ def job_class() -> type:
             merged["AWS_BATCH_JOB_ID"] = self.job_id
             return [{"name": k, "value": v} for k, v in merged.items()]
 
+        def describe(self) -> dict[str, Any]:
+            result = super().describe()
+            children = getattr(self, "sandbox_array", None)
+            if children is not None:  # counters kept per array job, not a walk over the children
+                result["arrayProperties"] = {
+                    "statusSummary": children.status_summary(),
+                    "size": children.size,
+                }
+            return result
+
         def _container_details(self) -> dict[str, Any]:
             details = super()._container_details()
             if self.exit_code is not None:
@@ -136,8 +157,17 @@ class BatchRunner:
             max_workers=workers or default_workers(), thread_name_prefix="batch-job"
         )
         self.lock = threading.Lock()
-        self.workdir = base / "work"
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = work_dir(base)
+        self.workers = workers or default_workers()
+        self.engine: child_engine.ChildEngine | None = None
+
+    def child_engine(self, logs_backend: Any) -> child_engine.ChildEngine:
+        with self.lock:
+            if self.engine is None:
+                self.engine = child_engine.ChildEngine(
+                    self.workers, self.workdir, layout.jobs_dir(self.base), logs_backend, self._finish_array
+                )
+            return self.engine
 
     # --- submission (called inside the moto request) --------------------------------------------
     def submit(self, backend: Any, **kw: Any) -> tuple[str, str, str]:
@@ -170,28 +200,48 @@ class BatchRunner:
         backend._jobs[job.job_id] = job
         if size:
             job.status = "PENDING"
-            children = []
-            for index in range(size):
-                child = cls(
-                    kw["job_name"],
-                    array_properties={"statusSummary": {}, "index": index},
-                    provided_job_id=f"{job.job_id}:{index}",
-                    **common,
-                )
-                child.status = "RUNNABLE"
-                child.log_stream_name = job_logs.destination(job_def, child.job_id)[1]
-                child.sandbox_parent = job
-                backend._jobs[child.job_id] = child
-                children.append(child)
-            job._child_jobs = children
-            job.sandbox_remaining = size
-            job.sandbox_failed = 0
             job.job_started_at = datetime.datetime.now()
-            for index, child in enumerate(children):
-                self.pool.submit(self._guarded, child, queue, index)
+            job.sandbox_array = self._array_job(job, queue, size)
+            self.child_engine(backend.logs_backend).add(job.sandbox_array)
         else:
             self.pool.submit(self._guarded, job, queue, None)
         return job.job_name, job.job_id, job.arn
+
+    def _array_job(self, job: Any, queue: Any, size: int) -> array_jobs.ArrayJob:
+        """The children's books and what each of them runs (the same for all but the index)."""
+        job_def = job.job_definition
+        strategy = job_def.retry_strategy or {}
+        container = job_def.container_properties or {}
+        command = job.container_overrides.get("command") or container.get("command") or []
+        command = substitute(list(command), {**job_def.parameters, **job.parameters})
+        timeout = (job.timeout or job_def.timeout or {}).get("attemptDurationSeconds")
+        group, stream = job_logs.destination(job_def, "")
+        children = array_jobs.ArrayJob(
+            job,
+            size,
+            command,
+            self._environment(job, queue, None),
+            timeout,
+            max(1, int(strategy.get("attempts", 1) or 1)),
+            strategy.get("evaluateOnExit") or [],
+            group,
+            stream,
+        )
+        children.display = item_shortcut.display(command)
+        if item_shortcut.is_reader_command(command) and item_shortcut.interpreter_available(
+            children.env, item_shortcut.CommandPaths()
+        ):
+            children.shortcut = item_shortcut.MemoryS3(job.backend.account_id)
+            children.display += item_shortcut.SHORTCUT_NOTE
+        return children
+
+    def _finish_array(self, children: array_jobs.ArrayJob) -> None:
+        failed = children.counts[array_jobs.FAILED]
+        self._finish(
+            children.parent,
+            success=failed == 0,
+            reason=None if failed == 0 else f"{failed} of {children.size} child jobs failed",
+        )
 
     # --- execution (pool threads) ----------------------------------------------------------------
     def _guarded(self, job: Any, queue: Any, index: int | None) -> None:
@@ -335,22 +385,6 @@ class BatchRunner:
         if not success and reason:
             job.job_stopped_reason = reason
         job.status = "SUCCEEDED" if success else "FAILED"
-        parent = getattr(job, "sandbox_parent", None)
-        if parent is None:
-            return
-        with self.lock:
-            parent.sandbox_remaining -= 1
-            parent.sandbox_failed += 0 if success else 1
-            done = parent.sandbox_remaining == 0
-        if parent.status == "PENDING":
-            parent.status = "RUNNING"
-        if done:
-            failed = parent.sandbox_failed
-            self._finish(
-                parent,
-                success=failed == 0,
-                reason=None if failed == 0 else f"{failed} of {len(parent._child_jobs)} child jobs failed",
-            )
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -393,4 +427,93 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
         )
 
     compat.patch_attribute(BatchSimpleBackend, "submit_job", submit_job)
+    install_array_views(runner)
     return runner
+
+
+def install_array_views(runner: BatchRunner) -> None:
+    """DescribeJobs, ListJobs(arrayJobId), TerminateJob and CancelJob for children kept in an
+    :class:`~fanout_tools.sandbox.array_jobs.ArrayJob` (they are not in moto's job table)."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend
+
+    describe_before = BatchBackend.describe_jobs
+    list_before = BatchBackend.list_jobs
+    terminate_before = BatchBackend.terminate_job
+    cancel_before = BatchBackend.cancel_job
+
+    def describe_jobs(self: Any, jobs: list[str] | None = None) -> list[dict[str, Any]]:
+        if not jobs:
+            return list(describe_before(self, jobs))
+        result: list[dict[str, Any]] = []
+        parents: dict[str, dict[str, Any]] = {}
+        for identifier in jobs:
+            found = array_jobs.child_of(self, identifier)
+            if found is None:
+                result.extend(describe_before(self, [identifier]))
+                continue
+            children, index = found
+            parent_id = children.parent.job_id
+            if parent_id not in parents:
+                parents[parent_id] = children.parent.describe()
+            result.append(children.describe(index, parents[parent_id]))
+        return result
+
+    def list_jobs(
+        self: Any,
+        job_queue_name: str | None,
+        array_job_id: str | None,
+        job_status: str | None = None,
+        filters: list[dict[str, Any]] | None = None,
+    ) -> list[Any]:
+        parent = self.get_job_by_id(array_job_id) if array_job_id else None
+        children = getattr(parent, "sandbox_array", None)
+        if children is None:
+            return list(list_before(self, job_queue_name, array_job_id, job_status, filters))
+        if job_status is not None and filters is None and job_status not in array_jobs.STATUSES:
+            raise ClientException(f"Job status is not one of {' | '.join(array_jobs.STATUSES)}")
+        found = list(list_before(self, job_queue_name, None, job_status, filters)) if job_queue_name else []
+        # as moto: jobStatus is ignored when filters are given; a JOB_NAME filter is the parent's name
+        views = array_jobs.children(children, job_status if filters is None else None)
+        if filters is not None and not _name_matches(parent.job_name, filters):
+            views = []
+        return found + views
+
+    def terminate_job(self: Any, job_id: str, reason: str) -> None:
+        found = array_jobs.child_of(self, job_id) if job_id and reason else None
+        if found is None:
+            terminate_before(self, job_id, reason)
+        else:
+            children, index = found
+            children.stop_requests.setdefault(index, reason)
+        if runner.engine is not None:
+            runner.engine.wake()
+
+    def cancel_job(self: Any, job_id: str, reason: str) -> None:
+        found = array_jobs.child_of(self, job_id) if job_id and reason else None
+        if found is None:
+            cancel_before(self, job_id, reason)
+        else:  # CancelJob stops only a child that has not started
+            children, index = found
+            if children.status[index] <= array_jobs.RUNNABLE:
+                children.stop_requests.setdefault(index, reason)
+        if runner.engine is not None:
+            runner.engine.wake()
+
+    compat.patch_attribute(BatchBackend, "describe_jobs", describe_jobs)
+    compat.patch_attribute(BatchBackend, "list_jobs", list_jobs)
+    compat.patch_attribute(BatchBackend, "terminate_job", terminate_job)
+    compat.patch_attribute(BatchBackend, "cancel_job", cancel_job)
+
+
+def _name_matches(name: str, filters: list[dict[str, Any]]) -> bool:
+    """moto's JOB_NAME filter (exact, or a prefix ending in ``*``; other filters match everything)."""
+    for item in filters:
+        if item.get("name") != "JOB_NAME":
+            return True
+        for value in item.get("values") or []:
+            if value.endswith("*") and name.lower().startswith(value[:-1].lower()):
+                return True
+            if name.lower() == value.lower():
+                return True
+    return False

@@ -84,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    configure(args.port, args.state_dir, args.workers)
+    state_dir = args.state_dir.resolve()
+    configure(args.port, state_dir, args.workers)
+    from fanout_tools.sandbox.batch_runner import work_dir
+
+    os.chdir(work_dir(state_dir))  # array children are spawned without a chdir: they inherit this
     print(f"sandbox: serving on 127.0.0.1:{args.port} (pid {os.getpid()})", flush=True)
     serve(args.port)
     return 0

@@ -30,6 +30,9 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.awslambda_simple.models", "LambdaSimpleBackend", "invoke"),
     ("moto.batch_simple.models", "BatchSimpleBackend", "submit_job"),
     ("moto.batch.models", "BatchBackend", "describe_jobs"),
+    ("moto.batch.models", "BatchBackend", "list_jobs"),
+    ("moto.batch.models", "BatchBackend", "terminate_job"),
+    ("moto.batch.models", "BatchBackend", "cancel_job"),
     ("moto.iam.access_control", "IAMPolicyStatement", "is_action_permitted"),
 ]
 _MISSING = object()

@@ -1,0 +1,379 @@
+"""Array children as host processes: one thread starts them, waits for them and keeps their books.
+
+Each child attempt is a real process (``os.posix_spawn``: no copy of the server's memory, no Python
+in between) with the child's own environment, its output in ``<jobs dir>/<child id>.log`` and in
+CloudWatch Logs, and its exit code deciding the child's fate under the job definition's retry
+strategy. Nothing polls per child: every running process has a pidfd in one epoll set, so the thread
+sleeps until a process exits, a deadline passes, or new work or a stop arrives. At most ``workers``
+processes run at once (the compute environment's capacity, in effect).
+
+When the command is the inline item reader (:mod:`fanout_tools.sandbox.item_shortcut`) the item is
+read in process and only the user's command is started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from fanout_tools.sandbox import array_jobs, item_shortcut, job_logs
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+IDLE_WAKE_SECONDS = 0.1  # how soon a TerminateJob on a running parent is noticed
+OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Attempt:
+    __slots__ = (
+        "array",
+        "deadline",
+        "fd",
+        "header",
+        "index",
+        "killed",
+        "number",
+        "pid",
+        "pidfd",
+        "proc",
+        "started",
+    )
+
+    def __init__(self, array_job: array_jobs.ArrayJob, index: int, number: int) -> None:
+        self.array = array_job
+        self.index = index
+        self.number = number
+        self.pid = 0
+        self.pidfd = -1
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.fd = -1
+        self.header = b""
+        self.started = 0
+        self.deadline: float | None = None
+        self.killed = ""  # why the process was killed: "" | "timeout" | the stop reason
+
+
+class ChildEngine:
+    """Runs the children of every array job handed to :meth:`add`; ``finish_parent`` is called (on
+    the engine thread) once all children of an array job are SUCCEEDED or FAILED."""
+
+    def __init__(
+        self, workers: int, workdir: Path, jobs_dir: Path, logs_backend: Any, finish_parent: Any
+    ) -> None:
+        self.workers = max(1, workers)
+        self.workdir = str(workdir)
+        self.jobs_dir = jobs_dir
+        self.logs_backend = logs_backend
+        self.finish_parent = finish_parent
+        self.arrays: deque[array_jobs.ArrayJob] = deque()  # with children still to start
+        self.active: list[array_jobs.ArrayJob] = []  # not finished yet
+        self.incoming: deque[array_jobs.ArrayJob] = deque()
+        self.running: dict[int, Attempt] = {}  # pidfd -> attempt
+        self.paths = item_shortcut.CommandPaths()
+        self.epoll = select.epoll()
+        self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.epoll.register(self.wake_fd, select.EPOLLIN)
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.started_children = 0
+
+    # --- any thread ---------------------------------------------------------------------------------
+    def add(self, array_job: array_jobs.ArrayJob) -> None:
+        with self.lock:
+            self.incoming.append(array_job)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="batch-children", daemon=True)
+                self.thread.start()
+        self.wake()
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.eventfd_write(self.wake_fd, 1)
+
+    # --- the engine thread ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._step()
+            except Exception:  # never let the thread die: log and keep serving the other children
+                log.exception("sandbox child engine error")
+                time.sleep(0.1)
+
+    def _step(self) -> None:
+        with self.lock:
+            while self.incoming:
+                new = self.incoming.popleft()
+                self.arrays.append(new)
+                self.active.append(new)
+        self._apply_stops()
+        self._start_more()
+        timeout = self._wait_seconds()
+        for fd, _ in self.epoll.poll(timeout):
+            if fd == self.wake_fd:
+                with contextlib.suppress(BlockingIOError):
+                    os.eventfd_read(self.wake_fd)
+                continue
+            attempt = self.running.pop(fd, None)
+            if attempt is None:
+                continue
+            try:
+                self._reap(attempt)
+            except Exception as err:  # a runner bug fails the child visibly, never loses it
+                log.exception("sandbox runner failed on child %s", attempt.array.child_id(attempt.index))
+                with contextlib.suppress(OSError):
+                    os.close(attempt.fd)
+                self._final(
+                    attempt.array, attempt.index, success=False, reason=f"sandbox runner error: {err}"
+                )
+        self._check_deadlines()
+
+    def _wait_seconds(self) -> float:
+        if not self.active:
+            return -1  # nothing to watch: sleep until add() wakes us
+        wait = IDLE_WAKE_SECONDS
+        now = time.monotonic()
+        for attempt in self.running.values():
+            if attempt.deadline is not None:
+                wait = min(wait, max(0.0, attempt.deadline - now))
+        return wait
+
+    def _stop_reason(self, array_job: array_jobs.ArrayJob, index: int) -> str | None:
+        parent = array_job.parent
+        if parent.stop:
+            return parent.job_stopped_reason or "Job terminated"
+        return array_job.stop_requests.get(index)
+
+    def _apply_stops(self) -> None:
+        for attempt in self.running.values():
+            if not attempt.killed:
+                reason = self._stop_reason(attempt.array, attempt.index)
+                if reason is not None:
+                    attempt.killed = reason
+                    self._kill(attempt)
+        for array_job in list(self.active):
+            if array_job.parent.stop or array_job.stop_requests:
+                self._fail_unstarted(array_job)
+
+    def _fail_unstarted(self, array_job: array_jobs.ArrayJob) -> None:
+        """Children a stop reached before they started: FAILED without running (as Batch does)."""
+        if array_job.parent.stop:
+            reason = array_job.parent.job_stopped_reason or "Job terminated"
+            while array_job.retries:
+                index, _ = array_job.retries.popleft()
+                self._final(array_job, index, success=False, reason=reason)
+            while array_job.next_index < array_job.size:
+                array_job.next_index += 1
+                self._final(array_job, array_job.next_index - 1, success=False, reason=reason)
+            return
+        for index, reason in list(array_job.stop_requests.items()):
+            if array_job.status[index] == array_jobs.RUNNABLE and not self._is_running(array_job, index):
+                array_job.retries = deque((i, n) for i, n in array_job.retries if i != index)
+                self._final(array_job, index, success=False, reason=reason)
+
+    def _is_running(self, array_job: array_jobs.ArrayJob, index: int) -> bool:
+        return any(a.array is array_job and a.index == index for a in self.running.values())
+
+    def _start_more(self) -> None:
+        while len(self.running) < self.workers and self.arrays:
+            array_job = self.arrays[0]
+            picked = array_job.next_child()
+            if picked is None:
+                self.arrays.popleft()
+                continue
+            index, number = picked
+            if array_job.status[index] != array_jobs.RUNNABLE:  # finished by a stop meanwhile
+                continue
+            if array_job.stop_requests.get(index) is not None:
+                self._final(array_job, index, success=False, reason=array_job.stop_requests[index])
+                continue
+            try:
+                self._start(array_job, index, number)
+            except Exception as err:  # a runner bug fails the child visibly, never loses it
+                log.exception("sandbox runner failed on child %s", array_job.child_id(index))
+                self._final(array_job, index, success=False, reason=f"sandbox runner error: {err}")
+
+    def _start(self, array_job: array_jobs.ArrayJob, index: int, number: int) -> None:
+        child_id = array_job.child_id(index)
+        env = dict(array_job.env)
+        env["AWS_BATCH_JOB_ID"] = child_id
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+        env["AWS_BATCH_JOB_ATTEMPT"] = str(number)
+        attempt = Attempt(array_job, index, number)
+        # Output goes to memory first: creating a file costs more CPU than starting the process, and
+        # a child that succeeds silently needs no file (its attempt is in CloudWatch Logs anyway).
+        attempt.fd = os.memfd_create(child_id, os.MFD_CLOEXEC)
+        attempt.header = f"--- attempt {number}: {array_job.display}\n".encode()
+        os.write(attempt.fd, attempt.header)
+        array_job.set_status(index, array_jobs.STARTING)
+        attempt.started = _now_ms()
+        self.started_children += 1
+        command = array_job.command
+        if not command:
+            self._done(
+                attempt,
+                None,
+                "CannotStartContainerError",
+                "CannotStartContainerError: the job has no command",
+            )
+            return
+        if array_job.shortcut is not None:
+            resolved = item_shortcut.resolve(command, index, array_job.shortcut, env, self.paths)
+            if resolved.argv is None:
+                os.write(attempt.fd, resolved.message.encode())
+                self._done(attempt, resolved.exit_code, array_jobs.EXIT_REASON, "")
+                return
+            argv, path = resolved.argv, resolved.path
+        else:
+            argv, path = command, self.paths(command[0], env.get("PATH", os.defpath))
+            if path is None:
+                os.write(
+                    attempt.fd,
+                    f"cannot start: [Errno 2] No such file or directory: {command[0]!r}\n".encode(),
+                )
+                self._done(
+                    attempt,
+                    127,
+                    array_jobs.EXIT_REASON,
+                    f"CannotStartContainerError: {command[0]}: not found",
+                )
+                return
+        try:
+            self._spawn(attempt, str(path), argv, env)
+        except OSError as err:
+            os.write(attempt.fd, f"cannot start: {err}\n".encode())
+            self._done(attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {err}")
+            return
+        array_job.set_status(index, array_jobs.RUNNING)
+        if array_job.timeout:
+            attempt.deadline = time.monotonic() + float(array_job.timeout)
+        attempt.pidfd = os.pidfd_open(attempt.pid)
+        self.running[attempt.pidfd] = attempt
+        self.epoll.register(attempt.pidfd, select.EPOLLIN)
+
+    def _spawn(self, attempt: Attempt, path: str, argv: list[str], env: dict[str, str]) -> None:
+        """Start the process in its own session (so a kill reaches its whole group), in the work dir."""
+        if os.getcwd() == self.workdir:  # the server runs there: posix_spawn inherits it
+            attempt.pid = os.posix_spawn(
+                path,
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, attempt.fd, 1),
+                    (os.POSIX_SPAWN_DUP2, attempt.fd, 2),
+                ],
+                setsid=True,
+            )
+            return
+        attempt.proc = subprocess.Popen(  # in-process tests: another cwd, so Popen's chdir
+            argv,
+            executable=path,
+            stdin=subprocess.DEVNULL,
+            stdout=attempt.fd,
+            stderr=attempt.fd,
+            env=env,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        attempt.pid = attempt.proc.pid
+
+    def _kill(self, attempt: Attempt) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(attempt.pid, signal.SIGKILL)
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for attempt in self.running.values():
+            if attempt.deadline is not None and now > attempt.deadline and not attempt.killed:
+                attempt.killed = "timeout"
+                self._kill(attempt)
+
+    def _reap(self, attempt: Attempt) -> None:
+        self.epoll.unregister(attempt.pidfd)
+        os.close(attempt.pidfd)
+        if attempt.proc is not None:
+            code: int | None = attempt.proc.wait()
+        else:
+            _, status = os.waitpid(attempt.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        if attempt.killed == "timeout":
+            os.write(attempt.fd, f"--- killed after {attempt.array.timeout} s (attempt timeout)\n".encode())
+            self._done(attempt, code, TIMEOUT_REASON, "", footer=False)
+        elif attempt.killed:
+            os.write(attempt.fd, f"--- terminated: {attempt.killed}\n".encode())
+            self._done(attempt, code, attempt.killed, "", footer=False)
+        else:
+            self._done(attempt, code, array_jobs.EXIT_REASON, "")
+
+    def _done(
+        self, attempt: Attempt, code: int | None, status_reason: str, reason: str, footer: bool = True
+    ) -> None:
+        """Close the attempt's log (also into CloudWatch Logs), record it, retry or finish the child."""
+        array_job, index = attempt.array, attempt.index
+        if footer and code is not None:
+            os.write(attempt.fd, f"--- exit code {code}\n".encode())
+        end = os.fstat(attempt.fd).st_size
+        data = os.pread(attempt.fd, end, 0)
+        os.close(attempt.fd)
+        if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
+            log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
+            try:
+                os.write(log_fd, data)
+            finally:
+                os.close(log_fd)
+        text = data.decode(errors="replace")
+        job_logs.publish(self.logs_backend, array_job.log_group, array_job.stream(index), text.splitlines())
+        array_job.record_attempt(
+            index, attempt.number, code, attempt.started, _now_ms(), status_reason, reason
+        )
+        if code == 0:
+            self._final(array_job, index, success=True, reason=None)
+            return
+        stop = self._stop_reason(array_job, index)
+        from fanout_tools.sandbox.batch_runner import retry_action
+
+        final = (
+            stop is not None
+            or attempt.number >= array_job.max_attempts
+            or retry_action(array_job.rules, code, status_reason, reason) == "EXIT"
+        )
+        if final:
+            self._final(array_job, index, success=False, reason=stop or status_reason)
+            return
+        array_job.set_status(index, array_jobs.RUNNABLE)
+        array_job.retries.append((index, attempt.number + 1))
+        if array_job not in self.arrays:
+            self.arrays.append(array_job)
+
+    def _final(self, array_job: array_jobs.ArrayJob, index: int, success: bool, reason: str | None) -> None:
+        if not success and reason:
+            array_job.reasons[index] = reason
+        if not array_job.stopped[index]:
+            array_job.stopped[index] = _now_ms()
+        array_job.set_status(index, array_jobs.SUCCEEDED if success else array_jobs.FAILED)
+        parent = array_job.parent
+        if parent.status == "PENDING":
+            parent.status = "RUNNING"
+        if array_job.done():
+            with contextlib.suppress(ValueError):
+                self.active.remove(array_job)
+            array_job.shortcut = None  # drop the cached batch
+            self.finish_parent(array_job)
+
+
+def number_of_lines(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)

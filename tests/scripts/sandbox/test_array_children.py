@@ -1,0 +1,272 @@
+"""Array children in the sandbox: books kept per array job, the item read in process for the inline reader.
+
+The shortcut (:mod:`fanout_tools.sandbox.item_shortcut`) must give every child the item and the command
+line the real reader would: here both are compared, the real reader reading through S3 ranged GETs
+(``fanout_item.S3``'s interface over boto3, so S3's own Range semantics), the shortcut through
+moto's store. ``test_job_command.py`` runs the real reader end to end over HTTP with SigV4.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from fanout_tools.sandbox import array_jobs, batch_runner, item_shortcut
+from moto import mock_aws
+
+REPO = Path(__file__).resolve().parents[3]
+for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import batches  # noqa: E402
+import fanout_item  # noqa: E402
+import inline  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
+
+ITEMS = [{"index": i, "pad": "x" * (i * 37 % 500), "text": "é ünïcode"} for i in range(12)]
+ARGV_PRINTER = ["python3", "-c", "import json, sys; print(json.dumps(sys.argv[1:]))", "fixed"]
+
+
+def reader_command(uri: str, *user: str) -> list[str]:
+    return ["python3", "-I", "-S", "-c", inline.terraform_program(), uri, "--", *user]
+
+
+def write_batch(s3: Any, bucket: str, key: str, items: list[dict[str, Any]]) -> str:
+    lines = [json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for item in items]
+    index = batches.OffsetIndex()
+    for line in lines:
+        index.add(len(line))
+    s3.put_object(Bucket=bucket, Key=key, Body=b"".join(lines))
+    s3.put_object(Bucket=bucket, Key=batches.index_key(key), Body=index.to_bytes())
+    return f"s3://{bucket}/{key}"
+
+
+class BotoRanges:
+    """``fanout_item.S3``'s interface over boto3: S3's own ranged GETs (404, 416, short at the end)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.requests = 0
+
+    def get_range(self, bucket: str, key: str, first: int, last: int) -> bytes:
+        self.requests += 1
+        try:
+            return bytes(
+                self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")["Body"].read()
+            )
+        except ClientError as err:
+            status = err.response["ResponseMetadata"]["HTTPStatusCode"]
+            if status == 404:
+                raise fanout_item.NotFound(f"s3://{bucket}/{key}") from None
+            if status == 416:
+                raise fanout_item.ItemNotFoundError("range not satisfiable") from None
+            raise
+
+    def lines(self, bucket: str, key: str) -> Any:
+        try:
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError:
+            raise fanout_item.NotFound(f"s3://{bucket}/{key}") from None
+        yield from body.splitlines(keepends=True)
+
+
+def real_reader(uri: str, index: int, user: list[str], s3: Any) -> tuple[int, list[str] | None]:
+    """What ``fanout_item.main`` does for child ``index``: (exit code, the argv it would exec)."""
+    execed: list[list[str]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_BATCH_JOB_ARRAY_INDEX", str(index))
+        code = fanout_item.main([uri, "--", *user], exec_fn=lambda _f, argv: execed.append(argv), s3=s3)
+    return code, (execed[0] if execed else None)
+
+
+def test_reader_command_is_recognised_only_exactly() -> None:
+    uri = "s3://b/runs/x/items/batch-000000.jsonl"
+    assert item_shortcut.is_reader_command(reader_command(uri, "true"))
+    assert not item_shortcut.is_reader_command(reader_command(uri))  # no command after --
+    assert not item_shortcut.is_reader_command(
+        ["python3", "-I", "-c", inline.terraform_program(), uri, "--", "x"]
+    )
+    assert not item_shortcut.is_reader_command([*reader_command(uri, "x")[:4], "print(1)", uri, "--", "x"])
+    assert not item_shortcut.is_reader_command(["python3", "-m", "fanout_item", uri, "--", "x"])
+    shown = item_shortcut.display(reader_command(uri, "true"))
+    assert "<item_reader>" in shown and len(shown) < 200
+
+
+def test_shortcut_gives_the_same_item_and_command_line_as_the_reader() -> None:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="items")
+        uri = write_batch(client, "items", "runs/r/items/batch-000000.jsonl", ITEMS)
+        memory = item_shortcut.MemoryS3("123456789012")
+        paths = item_shortcut.CommandPaths()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        for index in range(len(ITEMS)):
+            before = memory.requests
+            resolved = item_shortcut.resolve(reader_command(uri, *ARGV_PRINTER), index, memory, env, paths)
+            code, argv = real_reader(uri, index, ARGV_PRINTER, BotoRanges(client))
+            assert code == 0 and resolved.exit_code is None
+            assert (
+                resolved.argv
+                == argv
+                == [*ARGV_PRINTER, json.dumps(ITEMS[index], separators=(",", ":"), ensure_ascii=False)]
+            )
+            assert memory.requests - before == 2  # the reader's two ranges: index entry, then the line
+            assert resolved.path == paths("python3", env["PATH"])
+
+
+@pytest.mark.parametrize(
+    ("uri", "index", "user", "code", "message"),
+    [
+        ("s3://items/runs/r/items/batch-000000.jsonl", 12, ["true"], 66, "no line 12"),
+        ("s3://items/runs/r/items/missing.jsonl", 0, ["true"], 66, "does not exist"),
+        ("s3://nobucket/runs/r/items/batch-000000.jsonl", 0, ["true"], 66, "does not exist"),
+        ("s3://items/runs/r/items/batch-000000.jsonl", 0, ["no-such-command-xyz"], 127, "command not found"),
+    ],
+)
+def test_shortcut_fails_as_the_reader_does(
+    uri: str, index: int, user: list[str], code: int, message: str
+) -> None:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="items")
+        write_batch(client, "items", "runs/r/items/batch-000000.jsonl", ITEMS)
+        resolved = item_shortcut.resolve(
+            reader_command(uri, *user),
+            index,
+            item_shortcut.MemoryS3("123456789012"),
+            {"PATH": "/usr/bin:/bin"},
+            item_shortcut.CommandPaths(),
+        )
+        assert resolved.argv is None and resolved.exit_code == code and message in resolved.message
+
+
+# --- through moto's Batch --------------------------------------------------------------------------
+
+
+def _queue(command: list[str], **job_def: Any) -> Any:
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        parameters={"items_uri": "none"},
+        containerProperties={"image": "x", "command": command, "memory": 128, "vcpus": 1},
+        **job_def,
+    )
+    return batch
+
+
+def _wait(batch: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_config: Any) -> None:
+    script = (
+        'echo "child $AWS_BATCH_JOB_ARRAY_INDEX attempt $AWS_BATCH_JOB_ATTEMPT id $AWS_BATCH_JOB_ID";'
+        " exit $(( AWS_BATCH_JOB_ARRAY_INDEX % 3 == 1 ))"
+    )
+    with mock_aws(config=sandbox_config):
+        batch = _queue(["sh", "-c", script], retryStrategy={"attempts": 2})
+        batch_runner.install(5555, tmp_path, workers=2)
+        job = batch.submit_job(
+            jobName="books", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 7}
+        )
+        parent = _wait(batch, job["jobId"])
+        assert parent["status"] == "FAILED"
+        assert parent["statusReason"] == "2 of 7 child jobs failed"
+        summary = parent["arrayProperties"]["statusSummary"]
+        assert (summary["SUCCEEDED"], summary["FAILED"], parent["arrayProperties"]["size"]) == (5, 2, 7)
+        ids = [f"{job['jobId']}:{i}" for i in range(7)]
+        described = batch.describe_jobs(jobs=ids)["jobs"]
+        assert [d["jobId"] for d in described] == ids
+        for index, child in enumerate(described):
+            assert child["arrayProperties"] == {"index": index}
+            assert child["jobArn"].endswith(f"job/{job['jobId']}:{index}")
+            env = {e["name"]: e["value"] for e in child["container"]["environment"]}
+            assert env["AWS_BATCH_JOB_ID"] == ids[index]
+            failing = index % 3 == 1
+            assert child["status"] == ("FAILED" if failing else "SUCCEEDED")
+            assert child["container"]["exitCode"] == (1 if failing else 0)
+            assert len(child["attempts"]) == (2 if failing else 1)
+            assert child["container"]["logStreamName"] == f"jd/default/{ids[index]}"
+            log = (tmp_path / "jobs" / f"{ids[index]}.log").read_text()
+            assert f"child {index} attempt 1 id {ids[index]}" in log
+        failed = batch.list_jobs(arrayJobId=job["jobId"], jobStatus="FAILED")["jobSummaryList"]
+        assert sorted(s["jobId"] for s in failed) == [ids[1], ids[4]]
+        assert all(s["arrayProperties"] == {"index": int(s["jobId"].rsplit(":", 1)[1])} for s in failed)
+        assert len(batch.list_jobs(arrayJobId=job["jobId"], jobStatus="SUCCEEDED")["jobSummaryList"]) == 5
+        # AWS lists array children only under their parent, not in the queue
+        for status in array_jobs.STATUSES:
+            listed = batch.list_jobs(jobQueue="queue", jobStatus=status)["jobSummaryList"]
+            assert all(":" not in s["jobId"] for s in listed)
+        events = boto3.client("logs").get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=f"jd/default/{ids[4]}", startFromHead=True
+        )["events"]
+        messages = [e["message"] for e in events]
+        assert messages.count(f"child 4 attempt 2 id {ids[4]}") == 1 and "--- exit code 1" in messages
+
+
+def test_the_reader_command_runs_the_users_command_per_child(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="items")
+        uri = write_batch(client, "items", "runs/r/items/batch-000000.jsonl", ITEMS)
+        batch = _queue(reader_command("Ref::items_uri", *ARGV_PRINTER))
+        batch_runner.install(5555, tmp_path, workers=2)
+        job = batch.submit_job(
+            jobName="reader",
+            jobQueue="queue",
+            jobDefinition="jd",
+            arrayProperties={"size": len(ITEMS) + 1},  # one child past the end of the batch
+            parameters={"items_uri": uri},
+        )
+        parent = _wait(batch, job["jobId"])
+        assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == len(ITEMS)
+        for index, item in enumerate(ITEMS):
+            log = (tmp_path / "jobs" / f"{job['jobId']}:{index}.log").read_text()
+            assert item_shortcut.SHORTCUT_NOTE in log and "<item_reader>" in log
+            printed = json.loads(log.splitlines()[1])
+            assert printed == [*ARGV_PRINTER[3:], json.dumps(item, separators=(",", ":"), ensure_ascii=False)]
+        past = batch.describe_jobs(jobs=[f"{job['jobId']}:{len(ITEMS)}"])["jobs"][0]
+        assert (past["status"], past["container"]["exitCode"]) == ("FAILED", 66)
+
+
+def test_terminate_one_child_leaves_the_others(tmp_path: Path, sandbox_config: Any) -> None:
+    with mock_aws(config=sandbox_config):
+        batch = _queue(["sh", "-c", 'if [ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ]; then sleep 30; fi'])
+        batch_runner.install(5555, tmp_path, workers=4)
+        started = time.monotonic()
+        job = batch.submit_job(jobName="t", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 3})
+        deadline = time.monotonic() + 20
+        while batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]["status"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        batch.terminate_job(jobId=f"{job['jobId']}:0", reason="not this one")
+        parent = _wait(batch, job["jobId"])
+        assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 2
+        child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
+        assert (child["status"], child["statusReason"]) == ("FAILED", "not this one")
+        assert time.monotonic() - started < 20
