@@ -430,8 +430,15 @@ def _jobs_from_queue(c: Collector, data: RunData, outputs: dict[str, Any]) -> di
         row = job_row(summary)
         if row.created is None or data.start - 1 <= row.created <= data.stop + 1:
             rows[row.job_id] = row
-    parents = [r.job_id for r in rows.values() if r.array_size]
-    for job in c.describe(parents):  # the exact status summary of every array parent
+    # DescribeJobs for what a summary lacks (attempts, log stream, an array parent's status summary);
+    # past MAX_DESCRIBED jobs, array parents and an even sample (the rest keep their summaries).
+    ids = list(rows)
+    chosen = ids if len(ids) <= MAX_DESCRIBED else evenly(ids, MAX_DESCRIBED)
+    if len(chosen) < len(ids):
+        extra = [i for i in ids if rows[i].array_size and i not in set(chosen)]
+        chosen += extra
+        data.notes.append(f"{len(chosen):,} of {len(ids):,} jobs described; the others: ListJobs summaries")
+    for job in c.describe(chosen):
         rows[job["jobId"]] = job_row(job)
     return rows
 
