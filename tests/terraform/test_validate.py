@@ -11,7 +11,7 @@ from fanout_tools.paths import terraform_dir
 from fanout_tools.tf import terraform_binary, terraform_env
 from fanout_tools.validate import ModuleResult, module_names, validate_tree
 
-EXPECTED_MODULES = {"network", "batch", "generator", "state_machine", "storage"}
+EXPECTED_MODULES = {"network", "batch", "generator", "state_machine", "storage", "dashboard"}
 
 
 @pytest.fixture(scope="module")
