@@ -20,6 +20,9 @@ from fanout_tools.paths import build_dir, lambda_dir, runtime_dir
 from fanout_tools.targets import Target, resolve
 from fanout_tools.tf import TerraformRunner
 
+# Verbs that only read a deployed stack: no target lock, and a Terraform data dir of their own.
+READ_ONLY_VERBS = frozenset({"report"})
+
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -53,10 +56,13 @@ class Stack:
     region: str
     var_files: tuple[Path, ...] = ()
     package_path: Path | None = None
+    read_only: bool = False  # a reader (report) gets its own data dir and never waits for a writer
 
     @property
     def data_dir(self) -> Path:
-        return runtime_dir() / "terraform" / self.target.name / self.name
+        return (
+            runtime_dir() / "terraform" / self.target.name / (self.name + ("-read" if self.read_only else ""))
+        )
 
     def runner(self) -> TerraformRunner:
         variables = dict(self.target.terraform_variables())
@@ -108,12 +114,13 @@ def open_stack(
             )
     settings = stack_settings(files)
     target = resolve(target_name, region=str(settings["region"]))
-    if command:
+    read_only = command in READ_ONLY_VERBS
+    if command and not read_only:
         locks.acquire(target.name, command)
     for note in target.prepare(start=start):
         print(f"note: {note}")
     zip_path = package_generator() if package else None
-    stack = Stack(target, str(settings["name"]), str(settings["region"]), tuple(files), zip_path)
+    stack = Stack(target, str(settings["name"]), str(settings["region"]), tuple(files), zip_path, read_only)
     stack.init()
     return stack
 
@@ -121,7 +128,8 @@ def open_stack(
 def open_from_args(args: argparse.Namespace, start: bool = True, package: bool = True) -> Stack:
     # Every verb that opens a stack holds the target's lock: apply and destroy change it; plan and run
     # rebuild the zip and re-init the data dir an apply reads; unlock must not free a live apply's state.
-    command = str(getattr(args, "_module", "") or "").rpartition(".")[2] or None
+    # Readers (READ_ONLY_VERBS) only read the remote state, from a data dir of their own.
+    command = getattr(args, "verb", None)
     return open_stack(
         getattr(args, "target", None), list(getattr(args, "var_file", []) or []), start, package, command
     )
