@@ -162,6 +162,16 @@ module "state_machine" {
   tags                         = local.tags
 }
 
+module "alerts" {
+  source = "./modules/alerts"
+
+  name               = var.name
+  state_machine_name = module.state_machine.state_machine_name
+  alert_emails       = var.alert_emails
+  kms_key_arn        = var.kms_key_arn
+  tags               = local.tags
+}
+
 module "dashboard" {
   source = "./modules/dashboard"
 

@@ -58,6 +58,11 @@ output "batch_log_group_name" {
   value       = module.batch.log_group_name
 }
 
+output "alerts_topic_arn" {
+  description = "SNS topic of the alerts: failed, timed-out and aborted executions and the ExecutionsFailed/ExecutionsTimedOut alarm (subscribe endpoints here)."
+  value       = module.alerts.topic_arn
+}
+
 output "region" {
   description = "AWS Region of the stack."
   value       = local.region

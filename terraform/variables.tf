@@ -471,12 +471,25 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the bucket, log groups and Lambda environment; null = AWS-owned keys. Its key policy must allow CloudWatch Logs in the Region."
+  description = "Customer-managed KMS key for the bucket, log groups, Lambda environment and alerts topic; null = AWS-owned keys (and a dedicated key for the alerts topic). Its key policy must allow CloudWatch Logs in the Region, and events.amazonaws.com and cloudwatch.amazonaws.com to kms:GenerateDataKey* and kms:Decrypt."
   type        = string
   default     = null
 
   validation {
     condition     = var.kms_key_arn == null || try(can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn)), false)
     error_message = "kms_key_arn must be null or a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<key-id> (not an alias: log groups need the key ARN)."
+  }
+}
+
+# --- alerts -----------------------------------------------------------------------------------
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the alerts topic (failed, timed-out and aborted executions); each must confirm the subscription SNS sends."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.alert_emails : can(regex(local.settings.alert_emails.pattern, address))]) && length(distinct(var.alert_emails)) == length(var.alert_emails)
+    error_message = "alert_emails entries must be distinct e-mail addresses such as ops@example.com."
   }
 }

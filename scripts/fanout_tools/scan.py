@@ -61,6 +61,14 @@ BUILTIN_CHECKS: dict[str, str] = {
     "CKV_AWS_66": "Log group: retention set",
     "CKV_AWS_158": "Log group: KMS encryption",
     "CKV_AWS_338": "Log group: retention at least a year",
+    "CKV_AWS_26": "SNS topic: encrypted with KMS",
+    "CKV_AWS_169": "SNS topic policy: not public",
+    "CKV_AWS_385": "SNS topic policy: no cross-account access",
+    "CKV_AWS_319": "CloudWatch alarm: actions enabled",
+    "CKV_AWS_7": "KMS key: rotation enabled",
+    "CKV_AWS_33": "KMS key: no wildcard principal",
+    "CKV_AWS_227": "KMS key: enabled",
+    "CKV2_AWS_64": "KMS key: policy defined",
 }
 
 
@@ -73,9 +81,12 @@ def custom_check_ids() -> dict[str, str]:
 
 # Built-in checks that cannot resolve their value from HCL alone, so only the plan scan must report them:
 # the role policies are rendered with templatefile(), the Lambda's reserved concurrency is a
-# conditional, and the job definition's container_properties is a jsonencode() of locals.
+# conditional, and the job definition's container_properties is a jsonencode() of locals; the alerts
+# topic policy is the JSON of a policy document data source.
 PLAN_ONLY_CHECKS = frozenset(
     {
+        "CKV_AWS_169",
+        "CKV_AWS_385",
         "CKV_AWS_286",
         "CKV_AWS_287",
         "CKV_AWS_288",

@@ -49,6 +49,7 @@ MODULE_CASES = {
     "batch": "ec2_array_existing_vpc",
     "generator": "fargate_spot_distributed",
     "state_machine": "spot_distributed_array",
+    "alerts": "fargate_inline",
 }
 SM = "module.state_machine.aws_sfn_state_machine.this"
 SM_POLICY = "module.state_machine.aws_iam_role_policy.definition"

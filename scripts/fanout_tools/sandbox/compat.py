@@ -408,6 +408,130 @@ def accept_integer_tolerated_failure_percentage() -> None:
     patch_attribute(AmazonStateLanguageParser, "parse", staticmethod(parse))
 
 
+# --- gap 14: Step Functions publishes no execution status events -----------------------------------
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _epoch_millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def execution_status_change_event(execution: Any) -> dict[str, Any]:
+    """The PutEvents entry AWS puts on the default bus when ``execution`` ends, shaped as documented
+    (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html): ``resources`` is the
+    execution ARN; ``detail`` carries the execution as DescribeExecution does, dates in epoch ms."""
+    described = execution.to_describe_output()
+    status = str(getattr(described.get("status"), "value", described.get("status")))
+    detail: dict[str, Any] = {
+        "executionArn": described["executionArn"],
+        "stateMachineArn": described["stateMachineArn"],
+        "name": described["name"],
+        "status": status,
+        "startDate": _epoch_millis(described.get("startDate")),
+        "stopDate": _epoch_millis(described.get("stopDate")),
+        "input": described.get("input"),
+        "output": described.get("output"),
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if described.get("output") is not None else None,
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+    return {
+        "Source": "aws.states",
+        "DetailType": STATUS_CHANGE,
+        "Resources": [described["executionArn"]],
+        "Detail": json.dumps(detail),
+    }
+
+
+def publish_execution_status_change_events() -> None:
+    """Gap 14: moto's Step Functions never publishes "Step Functions Execution Status Change" events,
+    so an EventBridge rule on failed executions (the stack's alerts) never matches anything. AWS puts
+    one on the default event bus whenever an execution changes status
+    (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html). Now every execution that
+    ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) puts its event on the default bus of its account and
+    Region through moto's EventBridge, whose rules then deliver it. (RUNNING is not published: nothing
+    in the stack listens for it.)
+    """
+    import logging
+
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.__dict__["terminated"]
+    if getattr(original, "_fanout_sandbox", False):
+        return
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        try:
+            backend = events_backends[execution.account_id][execution.region_name]
+            backend.put_events([execution_status_change_event(execution)])
+        except Exception:  # an alert that cannot be delivered must not change the execution's result
+            logging.getLogger(__name__).exception(
+                "could not publish the status event of %s", execution.exec_arn
+            )
+
+    terminated._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+# --- gap 15: EventBridge does not deliver to SNS topics ---------------------------------------------
+
+
+def deliver_rule_targets_to_sns_topics() -> None:
+    """Gap 15: moto's EventBridge delivers matching events to SQS queues, log groups, archives and
+    event buses only; a rule with an SNS topic target raises NotImplementedError (PutEvents answers
+    HTTP 500, and the event reaches none of the rule's targets). AWS publishes the event (or its
+    input-transformed text) to the topic
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+    Now a rule also publishes each matching event to every SNS topic among its targets, through moto's
+    SNS (whose subscriptions then deliver, for example to SQS): the whole event as JSON, with ``time``
+    in ISO 8601 as AWS writes it, or the InputTransformer's result when the target has one.
+    """
+    import copy
+
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+    from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
+    from moto.sns.models import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.__dict__["send_to_targets"]
+    if getattr(original, "_fanout_sandbox", False):
+        return
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        topics = [t for t in self.targets if parse_arn(t["Arn"]).service == "sns"]
+        others = copy.copy(self)  # moto's delivery for every other target (it raises on a topic)
+        others.targets = [t for t in self.targets if t not in topics]
+        original(others, original_event, transform_input)
+        if not topics or not self.event_pattern.matches_event(original_event):
+            return
+        for target in topics:
+            arn = parse_arn(target["Arn"])
+            transformer = target.get("InputTransformer") if transform_input else None
+            if transformer:
+                message: Any = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=original_event,
+                )
+            else:
+                message = {k: v for k, v in original_event.items() if k != "ingestion-time"}
+                if isinstance(message.get("time"), (int, float)):
+                    message["time"] = iso_8601_datetime_without_milliseconds(
+                        utcfromtimestamp(float(message["time"]))
+                    )
+            text = message if isinstance(message, str) else json.dumps(message)
+            sns_backends[arn.account][arn.region].publish(message=text, arn=target["Arn"])
+
+    send_to_targets._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(Rule, "send_to_targets", send_to_targets)
+
+
 # --- all of them ----------------------------------------------------------------------------------
 
 
@@ -431,3 +555,5 @@ def apply_all(port: int) -> None:
     make_describe_jobs_thread_safe()
     conditional_deny_needs_its_condition()
     accept_integer_tolerated_failure_percentage()
+    publish_execution_status_change_events()
+    deliver_rule_targets_to_sns_topics()

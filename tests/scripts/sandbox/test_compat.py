@@ -351,12 +351,135 @@ def test_gap13_an_integer_tolerated_failure_percentage_parses(
         assert json.loads(done["output"]) == [1, 2, 3]
 
 
+# --- gaps 14 and 15 -------------------------------------------------------------------------------
+
+FAILED_EXECUTIONS = {
+    "source": ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+}
+
+
+def _restore(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """moto's own ``owner.name`` for this test, whatever an earlier test (or apply_all) installed."""
+    monkeypatch.setattr(owner, name, compat.ORIGINALS.get((owner, name), owner.__dict__[name]))
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_gap14_executions_that_end_publish_status_change_events(
+    sandbox_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS puts a "Step Functions Execution Status Change" event on the default bus; moto puts none."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    _restore(monkeypatch, BaseExecutionWorkerCommunication, "terminated")
+    failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Bad", "Cause": "input"}}}
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sqs, events, sfn = boto3.client("sqs"), boto3.client("events"), boto3.client("stepfunctions")
+        url = sqs.create_queue(QueueName="seen")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="failed", EventPattern=json.dumps(FAILED_EXECUTIONS))
+        events.put_targets(Rule="failed", Targets=[{"Id": "q", "Arn": queue_arn}])
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["aws.states"]}))
+        events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+        assert _run(sfn, failing, role, "unpatched")["status"] == "FAILED"
+        assert _drain(sqs, url) == []  # the gap: nothing was published
+
+        compat.publish_execution_status_change_events()
+        compat.publish_execution_status_change_events()  # idempotent: wraps once
+        failed = _run(sfn, failing, role, "failing", {"count": -1})
+        succeeded = _run(sfn, VALID, role, "succeeding")
+        received = _drain(sqs, url)
+        by_status: dict[str, list[dict[str, Any]]] = {}
+        for event in received:
+            by_status.setdefault(event["detail"]["status"], []).append(event)
+        assert {k: len(v) for k, v in by_status.items()} == {"FAILED": 2, "SUCCEEDED": 1}  # two rules match
+        event = by_status["FAILED"][0]
+        assert event["source"] == "aws.states"
+        assert event["detail-type"] == "Step Functions Execution Status Change"
+        assert event["resources"] == [failed["executionArn"]]
+        detail = event["detail"]
+        assert detail["executionArn"] == failed["executionArn"]
+        assert detail["stateMachineArn"] == failed["stateMachineArn"]
+        assert detail["name"] == "failing-run"
+        assert json.loads(detail["input"]) == {"count": -1}
+        assert (detail["error"], detail["cause"]) == ("Bad", "input")
+        assert detail["output"] is None
+        assert detail["startDate"] <= detail["stopDate"]
+        assert isinstance(detail["startDate"], int)
+        success = by_status["SUCCEEDED"][0]["detail"]
+        assert success["executionArn"] == succeeded["executionArn"]
+        assert success["output"] is not None
+
+
+def test_gap15_event_rules_deliver_to_sns_topics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS publishes a matching event to an SNS topic target; moto fails on such a target."""
+    from moto.events.models import Rule
+
+    _restore(monkeypatch, Rule, "send_to_targets")
+    entry = {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Resources": ["arn:aws:states:us-east-1:123456789012:execution:m:run"],
+        "Detail": json.dumps(
+            {"status": "FAILED", "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:run"}
+        ),
+    }
+    with mock_aws():
+        sqs, sns, events = boto3.client("sqs"), boto3.client("sns"), boto3.client("events")
+        url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        events.put_rule(Name="failed", EventPattern=json.dumps(FAILED_EXECUTIONS))
+        events.put_targets(Rule="failed", Targets=[{"Id": "topic", "Arn": topic}])
+
+        with pytest.raises(NotImplementedError):  # the gap (an HTTP 500 from the server)
+            events.put_events(Entries=[entry])
+        assert _drain(sqs, url) == []
+
+        compat.deliver_rule_targets_to_sns_topics()
+        compat.deliver_rule_targets_to_sns_topics()  # idempotent: wraps once
+        events.put_events(Entries=[entry])
+        events.put_events(Entries=[{**entry, "Detail": json.dumps({"status": "SUCCEEDED"})}])  # no match
+        received = _drain(sqs, url)
+        assert len(received) == 1
+        assert received[0]["TopicArn"] == topic
+        event = json.loads(received[0]["Message"])
+        assert event["detail-type"] == "Step Functions Execution Status Change"
+        assert event["detail"]["status"] == "FAILED"
+        assert event["resources"] == entry["Resources"]
+        assert event["account"] == "123456789012"
+        assert event["time"].endswith("Z")
+
+
 def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.stepfunctions.responses import StepFunctionResponse
 
     compat.apply_all(40404)
     assert hasattr(StepFunctionResponse, "validate_state_machine_definition")
     assert hasattr(StepFunctionResponse, "list_state_machine_versions")
+    from moto.events.models import Rule
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    assert getattr(BaseExecutionWorkerCommunication.terminated, "_fanout_sandbox", False)
+    assert getattr(Rule.send_to_targets, "_fanout_sandbox", False)
     import os
 
     assert os.environ["MOTO_PORT"] == "40404"

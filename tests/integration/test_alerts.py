@@ -1,0 +1,132 @@
+"""Alerts end to end in a fresh local sandbox: a failed execution puts exactly one alert on a queue
+subscribed to the stack's alerts topic; a succeeded execution puts none.
+
+The path is AWS's: Step Functions' "Step Functions Execution Status Change" event on the default bus
+-> the stack's EventBridge rule (FAILED, TIMED_OUT, ABORTED of this state machine) -> the SNS topic
+-> an SQS subscription. moto publishes no such events and does not deliver rule targets to topics:
+``fanout_tools.sandbox.compat`` fills both gaps (14, 15), each tested in tests/scripts/sandbox.
+One apply, in its own runtime folder and sandbox (port), so it runs beside the other groups.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("alerts")]
+
+VARS: dict[str, Any] = {
+    "name": "fanout-alerts-it",
+    "fanout_mode": "inline",
+    "max_concurrency": 2,
+    "log_retention_days": 1,
+    "alert_emails": ["ops@example.com"],
+}
+RUN_TIMEOUT = 120.0
+
+
+@dataclass
+class Alerted:
+    stack: Any  # fanout_tools.deploy.Stack
+    outputs: dict[str, Any]
+    sqs: Any
+    queue_url: str
+
+    def drain(self, settle_seconds: float) -> list[dict[str, Any]]:
+        """Every message on the queue, waiting ``settle_seconds`` after the last one arrived."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + settle_seconds
+        while time.monotonic() < deadline:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if batch:
+                deadline = time.monotonic() + settle_seconds
+        return messages
+
+
+@pytest.fixture(scope="module")
+def alerted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alerted]:
+    from fanout_tools import deploy
+    from fanout_tools.sandbox import control
+
+    runtime: Path = tmp_path_factory.mktemp("fanout-alerts")
+    var_file = runtime / "alerts.tfvars.json"
+    var_file.write_text(json.dumps(VARS, indent=2))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
+        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
+        try:
+            stack = deploy.open_stack("sandbox", [var_file])
+            stack.runner().apply(capture=True)
+            outputs = stack.outputs()
+            region = outputs["region"]
+            sqs = stack.target.client("sqs", region=region)
+            url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns = stack.target.client("sns", region=region)
+            sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+            yield Alerted(stack, outputs, sqs, url)
+            stack.runner().destroy(capture=True)
+        finally:
+            control.down()
+
+
+def _execute(alerted: Alerted, payload: dict[str, Any]) -> Any:
+    from fanout_tools import run
+
+    name = f"alerts-{uuid.uuid4().hex[:10]}"
+    arn = run.start_execution(alerted.stack, alerted.outputs, payload, name=name)
+    return run.follow(alerted.stack, arn, timeout=RUN_TIMEOUT, poll_seconds=0.3)
+
+
+def test_the_topic_is_encrypted_and_the_alarm_watches_the_metrics_aws_publishes(alerted: Alerted) -> None:
+    region = alerted.outputs["region"]
+    sns = alerted.stack.target.client("sns", region=region)
+    attributes = sns.get_topic_attributes(TopicArn=alerted.outputs["alerts_topic_arn"])["Attributes"]
+    assert (
+        attributes["KmsMasterKeyId"] == f"alias/{VARS['name']}-alerts"
+    )  # the stack's key, not alias/aws/sns
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=alerted.outputs["alerts_topic_arn"])
+    assert {s["Protocol"] for s in subscriptions["Subscriptions"]} == {"email", "sqs"}
+    cloudwatch = alerted.stack.target.client("cloudwatch", region=region)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNamePrefix=VARS["name"])["MetricAlarms"]
+    watched = {q["MetricStat"]["Metric"]["MetricName"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    assert alarm["AlarmActions"] == [alerted.outputs["alerts_topic_arn"]]
+
+
+def test_a_failed_execution_puts_exactly_one_alert_on_the_subscribed_queue(alerted: Alerted) -> None:
+    alerted.drain(settle_seconds=0.5)
+    result = _execute(alerted, {"count": -1})  # the generator rejects the input: the execution fails
+    assert result.status == "FAILED"
+    messages = alerted.drain(settle_seconds=3.0)
+    assert len(messages) == 1, messages
+    assert messages[0]["TopicArn"] == alerted.outputs["alerts_topic_arn"]
+    event = json.loads(messages[0]["Message"])
+    assert event["source"] == "aws.states"
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["detail"]["status"] == "FAILED"
+    assert event["detail"]["stateMachineArn"] == alerted.outputs["state_machine_arn"]
+    assert event["detail"]["executionArn"] == result.execution_arn
+    assert event["resources"] == [result.execution_arn]
+    assert event["detail"]["error"] == "InvalidInputError"
+
+
+def test_a_succeeded_execution_puts_no_alert(alerted: Alerted) -> None:
+    alerted.drain(settle_seconds=0.5)
+    result = _execute(alerted, {"items": [{"value": "fine"}]})
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert alerted.drain(settle_seconds=3.0) == []
