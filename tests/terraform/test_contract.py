@@ -21,7 +21,7 @@ from fanout_tools.contract import contract, contract_json
 from fanout_tools.paths import terraform_dir
 from fanout_tools.tf import terraform_binary
 
-MODULES = ("batch", "generator", "state_machine", "network", "storage")
+MODULES = ("batch", "generator", "state_machine", "network", "storage", "alerts")
 
 
 def _variables(folder: Path) -> dict[str, dict[str, Any]]:
@@ -99,6 +99,7 @@ BAD_VALUES: list[tuple[str, Any, dict[str, Any]]] = [
     ("job_state_time_limit_seconds", 599, {}),
     ("job_retry_exit_codes", ["oom"], {}),
     ("log_retention_days", 42, {}),
+    ("alert_emails", ["not-an-address"], {}),
 ]
 # fanout_mode changes what other rules say ("... in bulk mode"): it gets a root plan of its own.
 ROOT_BATCHES = {"mode": ["fanout_mode"], "rest": [v for v, *_ in BAD_VALUES if v != "fanout_mode"]}
@@ -120,6 +121,7 @@ def _module_inputs(module: str, package: Path) -> dict[str, Any]:
             "job_command": ["echo", "Ref::item"],
         },
         "network": {"name": contract().default("name")},
+        "alerts": {"name": contract().default("name"), "state_machine_name": contract().default("name")},
         "generator": {
             "function_name": "fanout-generator",
             "package_path": str(package),

@@ -12,6 +12,7 @@ PATCHED: list[tuple[str, str, str]] = [
     # (module, class or "", attribute) of everything compat/lambda_runner/batch_runner touch
     ("moto.stepfunctions.responses", "StepFunctionResponse", "validate_state_machine_definition"),
     ("moto.stepfunctions.responses", "StepFunctionResponse", "list_state_machine_versions"),
+    ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser", "parse"),
     (
         "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
         "StateTaskService",
@@ -34,6 +35,8 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.batch.models", "BatchBackend", "terminate_job"),
     ("moto.batch.models", "BatchBackend", "cancel_job"),
     ("moto.iam.access_control", "IAMPolicyStatement", "is_action_permitted"),
+    ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication", "terminated"),
+    ("moto.events.models", "Rule", "send_to_targets"),
 ]
 _MISSING = object()
 
