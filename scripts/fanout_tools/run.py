@@ -194,14 +194,14 @@ class Follower:
             if kind == "TaskSubmitted":
                 details = event.get("taskSubmittedEventDetails", {})
                 if details.get("resourceType") == "batch":
-                    out = _json(details.get("output"))
+                    out = json_object(details.get("output"))
                     job_id = out.get("JobId") or out.get("jobId")
                     if job_id and job_id not in self.jobs:
                         self.jobs[job_id] = JobInfo(job_id=job_id, name=out.get("JobName", ""))
             elif kind == "TaskSucceeded" and self.total is None:
                 details = event.get("taskSucceededEventDetails", {})
                 if details.get("resourceType") == "lambda":
-                    payload = _json(details.get("output")).get("Payload")
+                    payload = json_object(details.get("output")).get("Payload")
                     if isinstance(payload, dict) and isinstance(payload.get("count"), int):
                         self.total = payload["count"]
 
@@ -290,7 +290,8 @@ class Follower:
         return p
 
 
-def _json(text: Any) -> dict[str, Any]:
+def json_object(text: Any) -> dict[str, Any]:
+    """``text`` (JSON text or an already parsed dict) as a dict; ``{}`` for anything else."""
     if isinstance(text, dict):
         return text
     try:
@@ -422,7 +423,7 @@ def follow(
         seconds=seconds,
         error=described.get("error"),
         cause=described.get("cause"),
-        output=_json(described.get("output")) if described.get("output") else None,
+        output=json_object(described.get("output")) if described.get("output") else None,
         history_events=follower.history_events,
         child_history_events=follower.child_history_events,
         jobs=list(follower.jobs.values()),

@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fanout_tools.run import json_object
+
 MAX_CHILD_HISTORIES = 200  # Map Run child executions whose histories are read
 MAX_DESCRIBED = 20_000  # plain jobs described one by one (DescribeJobs, 100 a call)
 MAX_CHILDREN = 50_000  # array children listed (ListJobs on their parents)
@@ -130,11 +132,11 @@ class RunData:
 
     # --- recording ---------------------------------------------------------------------------
 
-    def to_json(self) -> str:
+    def tojson_object(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> RunData:
+    def fromjson_object(cls, text: str) -> RunData:
         raw = json.loads(text)
         raw["phases"] = [Phase(**p) for p in raw.get("phases", [])]
         raw["jobs"] = [JobRow(**j) for j in raw.get("jobs", [])]
@@ -163,16 +165,6 @@ def evenly(items: list[Any], limit: int) -> list[Any]:
         return items[:limit]
     step = (len(items) - 1) / (limit - 1)
     return [items[round(i * step)] for i in range(limit)]
-
-
-def _json(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return text
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def job_row(job: dict[str, Any], parent: str | None = None) -> JobRow:
@@ -301,7 +293,7 @@ def batch_job_ids(events: list[dict[str, Any]]) -> list[str]:
         if event["type"] == "TaskSubmitted":
             details = event.get("taskSubmittedEventDetails") or {}
             if details.get("resourceType") == "batch":
-                out = _json(details.get("output"))
+                out = json_object(details.get("output"))
                 job_id = out.get("JobId") or out.get("jobId")
                 if job_id:
                     ids.append(str(job_id))
@@ -346,7 +338,7 @@ def collect(stack: Any, outputs: dict[str, Any], execution_arn: str) -> RunData:
         cause=described.get("cause"),
     )
     machine = c.call(c.sfn, "describe_state_machine", stateMachineArn=described["stateMachineArn"])
-    definition = _json(machine.get("definition"))
+    definition = json_object(machine.get("definition"))
     top_level = list((definition.get("States") or {}).keys())
 
     events = c.history(execution_arn)

@@ -351,15 +351,7 @@ class BatchRunner:
             if not command:
                 return None, "CannotStartContainerError", "CannotStartContainerError: the job has no command"
             try:
-                proc = subprocess.Popen(
-                    command,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=self.workdir,
-                    start_new_session=True,
-                )
+                proc = layout.start_process(command, out, env, self.workdir)
             except OSError as err:
                 out.write(f"cannot start: {err}\n".encode())
                 return 127, EXIT_REASON, f"CannotStartContainerError: {err}"

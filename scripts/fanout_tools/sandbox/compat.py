@@ -145,6 +145,19 @@ def _fold(name: str) -> str:
     return name.replace("_", "").lower()
 
 
+def _rename_members(value: dict[str, Any], shape: Any, convert: Any, rename: Any) -> dict[str, Any]:
+    """Each key of ``value`` naming a member of ``shape`` (case-insensitively) is renamed to
+    ``rename(member name)``, its value converted by ``convert(value, member shape)``; in place."""
+    members = {_fold(name): (name, member) for name, member in shape.members.items()}
+    for key in list(value):
+        found = members.get(_fold(key))
+        if found is not None:
+            member_name, member_shape = found
+            item = convert(value.pop(key), member_shape)
+            value[rename(member_name)] = item
+    return value
+
+
 def to_api_members(value: Any, shape: Any) -> Any:
     """ASL parameter names -> API member names, recursively over ``shape`` (case-insensitive lookup).
 
@@ -154,15 +167,7 @@ def to_api_members(value: Any, shape: Any) -> Any:
     """
     kind = getattr(shape, "type_name", None)
     if kind == "structure" and isinstance(value, dict):
-        members = {_fold(name): (name, member) for name, member in shape.members.items()}
-        for key in list(value):
-            found = members.get(_fold(key))
-            if found is None:
-                continue
-            member_name, member_shape = found
-            item = value.pop(key)
-            value[member_name] = to_api_members(item, member_shape)
-        return value
+        return _rename_members(value, shape, to_api_members, lambda name: name)
     if kind == "list" and isinstance(value, list):
         return [to_api_members(item, shape.member) for item in value]
     if kind == "map" and isinstance(value, dict):
@@ -183,15 +188,7 @@ def to_sfn_members(value: Any, shape: Any) -> Any:
         return value.read().decode("utf-8")
     kind = getattr(shape, "type_name", None)
     if kind == "structure" and isinstance(value, dict):
-        members = {_fold(name): (name, member) for name, member in shape.members.items()}
-        for key in list(value):
-            found = members.get(_fold(key))
-            if found is None:
-                continue
-            member_name, member_shape = found
-            item = to_sfn_members(value.pop(key), member_shape)
-            value[member_name[:1].upper() + member_name[1:]] = item
-        return value
+        return _rename_members(value, shape, to_sfn_members, lambda name: name[:1].upper() + name[1:])
     if kind == "list" and isinstance(value, list):
         for index, item in enumerate(value):
             value[index] = to_sfn_members(item, shape.member)
@@ -216,31 +213,25 @@ def fill_normalisation_hooks() -> None:
         StateTaskService,
     )
 
-    def _normalise_parameters(
-        self: Any,
-        parameters: dict[str, Any],
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
-    ) -> None:
-        service = self._get_boto_service_name(boto_service_name=boto_service_name)
-        action = self._get_boto_service_action(service_action_name=service_action_name)
+    def normalise(task: Any, value: Any, shape_of: str, convert: Any, service: Any, action: Any) -> None:
+        """Convert ``value`` with ``convert`` against the operation's input or output shape."""
+        service = task._get_boto_service_name(boto_service_name=service)
+        action = task._get_boto_service_action(service_action_name=action)
         operation = _operation_model(service, action)
-        shape = operation.input_shape if operation is not None else None
+        shape = getattr(operation, shape_of) if operation is not None else None
         if shape is not None:
-            to_api_members(parameters, shape)
+            convert(value, shape)
+
+    # The interpreter calls both by keyword (parameters=..., response=...): keep moto's signatures.
+    def _normalise_parameters(
+        self: Any, parameters: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        normalise(self, parameters, "input_shape", to_api_members, boto_service_name, service_action_name)
 
     def _normalise_response(
-        self: Any,
-        response: Any,
-        boto_service_name: str | None = None,
-        service_action_name: str | None = None,
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
     ) -> None:
-        service = self._get_boto_service_name(boto_service_name=boto_service_name)
-        action = self._get_boto_service_action(service_action_name=service_action_name)
-        operation = _operation_model(service, action)
-        shape = operation.output_shape if operation is not None else None
-        if shape is not None:
-            to_sfn_members(response, shape)
+        normalise(self, response, "output_shape", to_sfn_members, boto_service_name, service_action_name)
 
     patch_attribute(StateTaskService, "_normalise_parameters", _normalise_parameters)
     patch_attribute(StateTaskService, "_normalise_response", _normalise_response)

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -216,15 +215,7 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
     env = layout.clean_env({**layout.sandbox_credentials_env(port), "MOTO_PORT": str(port)})
     env.pop("AWS_ENDPOINT_URL", None)  # the server itself must not call itself through an endpoint override
     with log_path.open("ab") as log_file:
-        proc = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=state_dir,
-            start_new_session=True,
-        )
+        proc = layout.start_process(command, log_file, env, state_dir)
     layout.pid_file(home).write_text(f"{proc.pid}\n")
     layout.port_file(home).write_text(f"{port}\n")
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -20,6 +20,7 @@ S3, and ``test_item_shortcut.py`` checks that this path yields the same item and
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sys
@@ -35,25 +36,23 @@ ELIDED = "<item_reader>"
 SHORTCUT_NOTE = " (the sandbox read the item in process and ran the command after --)"
 
 
-@cache
-def reader_module() -> Any:
-    """``lambda/job/fanout_item.py`` (the reader itself), imported from the repository."""
+def _job_module(name: str) -> Any:
+    """A module of ``lambda/job/`` (imported from the repository, as the job image would hold it)."""
     folder = str(lambda_dir() / "job")
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    import fanout_item
+    return importlib.import_module(name)
 
-    return fanout_item
+
+@cache
+def reader_module() -> Any:
+    """``lambda/job/fanout_item.py`` (the reader itself)."""
+    return _job_module("fanout_item")
 
 
 @cache
 def _inline() -> Any:
-    folder = str(lambda_dir() / "job")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    import inline
-
-    return inline
+    return _job_module("inline")
 
 
 @cache

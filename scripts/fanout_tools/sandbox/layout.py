@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import IO
 
 from fanout_tools.paths import runtime_dir
 
@@ -81,3 +83,19 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(extra)
     return {k: v for k, v in env.items() if v != ""}
+
+
+def start_process(
+    command: list[str], output: IO[bytes], env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a session of its own (so its whole group can be signalled), no stdin,
+    stdout and stderr into ``output``: how the sandbox starts its server and a job's command."""
+    return subprocess.Popen(
+        command,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
