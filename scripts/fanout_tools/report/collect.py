@@ -132,11 +132,11 @@ class RunData:
 
     # --- recording ---------------------------------------------------------------------------
 
-    def tojson_object(self) -> str:
+    def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def fromjson_object(cls, text: str) -> RunData:
+    def from_json(cls, text: str) -> RunData:
         raw = json.loads(text)
         raw["phases"] = [Phase(**p) for p in raw.get("phases", [])]
         raw["jobs"] = [JobRow(**j) for j in raw.get("jobs", [])]
