@@ -150,20 +150,25 @@ class Planner:
                 var_file = self.var_file(tf_vars)
                 # plan(output=True) would leave its plan file in the system temp folder: keep it here.
                 binary = var_file.with_suffix(".bin")
-                self.tf.execute_command(
-                    "plan",
-                    "-input=false",
-                    "-no-color",
-                    "-lock=false",
-                    f"-var-file={var_file.name}",
-                    f"-out={binary}",
-                )
+                self.tf.execute_command(*self.plan_args(var_file, binary))
                 shown = self.tf.execute_command("show", "-no-color", "-json", str(binary)).out
                 raw = tftest.TerraformPlanOutput(json.loads(shown))._raw
                 plan_file = var_file.with_suffix(".plan.json")
                 plan_file.write_text(json.dumps(raw))
                 self._cache[key] = summarise(raw, plan_file)
             return self._cache[key]
+
+    @staticmethod
+    def plan_args(var_file: Path, out: Path) -> list[str]:
+        """``terraform plan`` of one var file into ``out`` (no lock: plans never write the state)."""
+        return [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            f"-var-file={var_file.name}",
+            f"-out={out}",
+        ]
 
     def plan_error(self, tf_vars: dict[str, Any]) -> tuple[str, str, bool]:
         """A plan expected to fail: (stdout, stderr, whether Terraform would apply the plan it wrote).
@@ -178,14 +183,7 @@ class Planner:
             var_file = self.var_file(tf_vars)
         plan_file = var_file.with_suffix(".bin")
         try:
-            self.tf.execute_command(
-                "plan",
-                "-input=false",
-                "-no-color",
-                "-lock=false",
-                f"-var-file={var_file.name}",
-                f"-out={plan_file}",
-            )
+            self.tf.execute_command(*self.plan_args(var_file, plan_file))
         except tftest.TerraformTestError as err:
             # tftest raises TerraformTestError(f"Error running command plan: {code} {stdout}", stderr)
             stdout, stderr = (str(err.args[0]), str(err.args[-1])) if len(err.args) > 1 else ("", str(err))
