@@ -11,7 +11,7 @@ from fanout_tools.paths import terraform_dir
 from fanout_tools.tf import terraform_binary, terraform_env
 from fanout_tools.validate import ModuleResult, module_names, validate_tree
 
-EXPECTED_MODULES = {"network", "batch", "generator", "state_machine", "storage", "dashboard"}
+EXPECTED_MODULES = {"alerts", "network", "batch", "generator", "state_machine", "storage", "dashboard"}
 
 
 @pytest.fixture(scope="module")
@@ -65,4 +65,4 @@ def test_unknown_module_name_is_a_user_error(capsys) -> None:  # type: ignore[no
     err = capsys.readouterr().err
     assert code == 2
     assert "no Terraform module named no_such_module" in err
-    assert "choose from: root, batch" in err
+    assert "choose from: root, alerts, batch" in err

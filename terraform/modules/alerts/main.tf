@@ -3,21 +3,7 @@
 # KMS-encrypted SNS topic whose policy admits exactly those two publishers (aws:SourceArn).
 # Every ARN is built from names and data sources, so the plan shows the full policies and pattern.
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  account_id = data.aws_caller_identity.current.account_id
-
-  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
-  # shares with the root are validated with the root's conditions and messages.
-  limits   = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
-  contract = jsondecode(file("${path.module}/../../contract.json"))
-  settings = local.contract.settings
-
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.state_machine_name}"
   topic_name        = "${var.name}-alerts"
   topic_arn         = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"

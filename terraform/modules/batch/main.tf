@@ -2,20 +2,7 @@
 # command receives the item through Batch parameters (Ref::item / Ref::items_uri), and the roles
 # and log group the jobs need.
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  account_id = data.aws_caller_identity.current.account_id
-
-  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
-  # shares with the root are validated with the root's conditions and messages.
-  limits        = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
-  contract      = jsondecode(file("${path.module}/../../contract.json"))
-  settings      = local.contract.settings
   compute_types = [for type in local.contract.compute_types : type.name]
   fargate_types = [for type in local.contract.compute_types : type.name if type.fargate]
 

@@ -2,19 +2,7 @@
 # them to S3 (array and distributed modes). Deployed from the reproducible zip of `fanout package`,
 # so an unchanged zip means an unchanged source_code_hash and no redeploy.
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  account_id = data.aws_caller_identity.current.account_id
-
-  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
-  # shares with the root are validated with the root's conditions and messages.
-  contract          = jsondecode(file("${path.module}/../../contract.json"))
-  settings          = local.contract.settings
   modes             = [for mode in local.contract.modes : mode.name]
   array_modes       = [for mode in local.contract.modes : mode.name if mode.array]
   distributed_modes = [for mode in local.contract.modes : mode.name if mode.distributed]

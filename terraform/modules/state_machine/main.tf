@@ -2,20 +2,7 @@
 # `fanout render` into definitions/<mode>.{asl,policy}.json.tftpl; Terraform fills in the names
 # and ARNs. Every ARN is built from names and data sources, so a plan shows the full policy.
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  account_id = data.aws_caller_identity.current.account_id
-
-  # The root's contract and limits (../../contract.json, ../../aws_limits.json): inputs this module
-  # shares with the root are validated with the root's conditions and messages.
-  limits            = { for key, value in jsondecode(file("${path.module}/../../aws_limits.json")) : key => value if !startswith(key, "_") }
-  contract          = jsondecode(file("${path.module}/../../contract.json"))
-  settings          = local.contract.settings
   modes             = [for mode in local.contract.modes : mode.name]
   distributed_modes = [for mode in local.contract.modes : mode.name if mode.distributed]
 
