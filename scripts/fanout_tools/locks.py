@@ -21,8 +21,9 @@ from typing import IO
 from fanout_tools.errors import FanoutError
 from fanout_tools.paths import runtime_dir
 
-_HELD: dict[str, IO[str]] = {}
-"""Locks this process holds, by target (kept open for the process's lifetime; re-entrant)."""
+_HELD: dict[Path, IO[str]] = {}
+"""Locks this process holds, by lock file (kept open for the process's lifetime; re-entrant). Keyed by
+the file, not the target: one process may work in several runtime folders (checkouts) in turn."""
 
 
 class TargetBusyError(FanoutError):
@@ -50,9 +51,9 @@ def acquire(target: str, command: str) -> None:
 
     Raises :class:`TargetBusyError` naming the holder when another process has it.
     """
-    if target in _HELD:
-        return
     path = lock_path(target)
+    if path in _HELD:
+        return
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,12 +75,12 @@ def acquire(target: str, command: str) -> None:
     handle.truncate()
     handle.write(f"{os.getpid()} {command}\n")
     handle.flush()
-    _HELD[target] = handle
+    _HELD[path] = handle
 
 
 def release(target: str) -> None:
     """Give the lock back before the process exits (tests; long-lived callers)."""
-    handle = _HELD.pop(target, None)
+    handle = _HELD.pop(lock_path(target), None)
     if handle is not None:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()

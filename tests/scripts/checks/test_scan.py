@@ -52,7 +52,7 @@ def test_justified_skip_counts_as_a_result_and_unjustified_does_not() -> None:
 def test_plan_scan_expects_every_builtin_and_custom_check() -> None:
     plan = expected_checks("plan")
     assert set(BUILTIN_CHECKS) <= set(plan)
-    assert {c for c in plan if c.startswith("CKV_FANOUT_")} == {f"CKV_FANOUT_{i}" for i in range(1, 8)}
+    assert {c for c in plan if c.startswith("CKV_FANOUT_")} == {f"CKV_FANOUT_{i}" for i in range(1, 9)}
     assert set(expected_checks("source")) == set(BUILTIN_CHECKS) - PLAN_ONLY_CHECKS
 
 
