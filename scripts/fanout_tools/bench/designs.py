@@ -42,9 +42,14 @@ def stack_name(design: str) -> str:
 
 
 def job_command(design: str) -> list[str]:
-    """``true`` ignores its arguments: the figures are the orchestration's, not a workload's. The
-    argument is the one Terraform requires the mode's command to receive its work through."""
-    return ["true", "Ref::items_uri" if contract().is_array(mode_of(design)) else "Ref::item"]
+    """``true`` ignores its arguments: the figures are the orchestration's, not a workload's. Array
+    children run the stack's real default command, the inline reader (their item read with two
+    ranged GETs), then ``true``; other jobs get their item as ``Ref::item``."""
+    if contract().is_array(mode_of(design)):
+        from fanout_tools.sandbox.item_shortcut import reader_command
+
+        return reader_command(["true"])
+    return ["true", "Ref::item"]
 
 
 def stack_variables(design: str, execution_timeout: float = EXECUTION_TIMEOUT_SECONDS) -> dict[str, Any]:

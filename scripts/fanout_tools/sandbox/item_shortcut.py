@@ -55,6 +55,11 @@ def _inline() -> Any:
     return _job_module("inline")
 
 
+def reader_command(then: list[str]) -> list[str]:
+    """The default array-mode job command (terraform/main.tf), running ``then`` with the item appended."""
+    return [*READER_FLAGS, _inline().terraform_program(), "Ref::items_uri", "--", *then]
+
+
 @cache
 def reader_programs() -> frozenset[str]:
     """Program texts recognised as the reader: the one in terraform/main.tf and the one built from

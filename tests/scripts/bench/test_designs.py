@@ -18,8 +18,11 @@ def test_each_design_is_the_users_stack_with_the_benchs_settings(design: str) ->
     # the stack's own name: one state key per design, side by side in one account
     assert len({designs.stack_name(d) for d in designs.DESIGNS}) == len(designs.DESIGNS)
     # the command receives its work the way Terraform requires for the mode (validation in variables.tf)
-    work = "Ref::items_uri" if contract().is_array(mode) else "Ref::item"
-    assert variables["job_command"] == ["true", work]
+    if contract().is_array(mode):  # the real reader, then `true`
+        assert variables["job_command"][:4] == ["python3", "-I", "-S", "-c"]
+        assert variables["job_command"][-3:] == ["Ref::items_uri", "--", "true"]
+    else:
+        assert variables["job_command"] == ["true", "Ref::item"]
     assert variables["execution_timeout_seconds"] == 900
     assert variables["log_retention_days"] == 1
     assert ("comparison_design" in variables) == (design == designs.SAMPLE)
