@@ -101,7 +101,7 @@ bench: $(STAMP) ## fan-out benchmark: every mode beside the sample's design
 
 test: $(STAMP) ## the full offline suite (lint, unit, plan, checkov, sandbox integration)
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest -n 4 --dist loadgroup
+	$(VENV)/bin/pytest -n 4 --dist loadgroup --durations=15
 
 clean: ## remove build output, reports and the runtime folder (stops the sandbox first)
 	-[ -x $(FANOUT) ] && $(FANOUT) sandbox down

@@ -19,7 +19,7 @@ from fanout_tools import locks
 from fanout_tools.cli import main
 from fanout_tools.sandbox import control
 
-pytestmark = pytest.mark.xdist_group("sandbox")
+pytestmark = pytest.mark.xdist_group("locks")
 
 HOLD = """
 import sys, time
