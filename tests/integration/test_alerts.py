@@ -79,7 +79,7 @@ def alerted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alerted]:
             sns = stack.target.client("sns", region=region)
             sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
             yield Alerted(stack, outputs, sqs, url)
-            stack.runner().destroy(capture=True)
+            # no destroy: the private sandbox goes down below, and its state with it
         finally:
             control.down()
 
