@@ -116,6 +116,7 @@ def _pose_as_real_account(patch: pytest.MonkeyPatch, endpoint: str, runtime: Pat
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     """One apply shared by every test of a target, in a private runtime folder (fresh sandbox)."""
     from fanout_tools import deploy
+    from fanout_tools.errors import TerraformError
     from fanout_tools.sandbox import control
 
     kind = str(request.param)
@@ -131,7 +132,14 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 _pose_as_real_account(patch, info.endpoint, runtime)
             started = time.monotonic()
             opened = deploy.open_stack("sandbox" if kind == "sandbox" else "aws", [var_file])
-            opened.runner().apply(capture=True)
+            try:
+                opened.runner().apply(capture=True)
+            except TerraformError as err:
+                # Seen once in ~10 runs: the emulator's EC2 answered InvalidPermission.NotFound while
+                # the provider revoked the default security group's egress rule. An apply converges
+                # when run again; a second failure is real.
+                print(f"integration apply ({kind}) failed once, applying again: {err.message[:300]}")
+                opened.runner().apply(capture=True)
             print(f"integration apply ({kind}): {time.monotonic() - started:.1f} s")
             built = Deployed(stack=opened, outputs=opened.outputs(), var_file=var_file, env=dict(os.environ))
             yield built
