@@ -178,7 +178,7 @@ module "dashboard" {
   name                         = var.name
   region                       = local.region
   state_machine_arn            = module.state_machine.state_machine_arn
-  map_run_label                = contains(local.distributed_modes, var.fanout_mode) ? "FanOut" : null
+  map_run_label                = module.state_machine.map_run_label
   generator_function_name      = module.generator.function_name
   job_queue_name               = module.batch.job_queue_name
   state_machine_log_group_name = module.state_machine.log_group_name

@@ -17,7 +17,8 @@ import threading
 import time
 from typing import Any
 
-DEFAULT_GROUP = "/aws/batch/job"
+from fanout_tools.targets.base import BATCH_DEFAULT_LOG_GROUP
+
 # PutLogEvents takes at most 10,000 events per call.
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
 MAX_EVENTS_PER_CALL = 10_000
@@ -30,7 +31,7 @@ def destination(job_definition: Any, job_id: str) -> tuple[str, str]:
     container = getattr(job_definition, "container_properties", None) or {}
     config = container.get("logConfiguration") or {}
     options = config.get("options") or {} if config.get("logDriver") == "awslogs" else {}
-    group = options.get("awslogs-group") or DEFAULT_GROUP
+    group = options.get("awslogs-group") or BATCH_DEFAULT_LOG_GROUP
     prefix = options.get("awslogs-stream-prefix") or job_definition.name
     return group, f"{prefix}/default/{job_id}"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fanout_tools.errors import ConfigError
 from fanout_tools.paths import terraform_dir
-from fanout_tools.targets.base import Backend, JobLog, JobRef, Target, state_key
+from fanout_tools.targets.base import BATCH_DEFAULT_LOG_GROUP, Backend, JobLog, JobRef, Target, state_key
 
 if TYPE_CHECKING:
     import boto3
@@ -72,7 +72,7 @@ class AwsTarget(Target):
         return Backend(files=(backend_config_file(),), config={"key": state_key(stack_name)})
 
     def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
-        group = str(outputs.get("batch_log_group_name") or "/aws/batch/job")
+        group = str(outputs.get("batch_log_group_name") or BATCH_DEFAULT_LOG_GROUP)
         if not job.log_stream:
             return JobLog(f"{group} (stream not yet assigned)")
         try:

@@ -15,6 +15,9 @@ DEFAULT_REGION = "us-east-1"
 # integration tests', or the bench's designs) can never plan against each other's state.
 STATE_KEY_PREFIX = "sfn-batch-fanout"
 LOG_TAIL_LINES = 4
+# Where AWS Batch's awslogs driver writes when a job definition names no group.
+# https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html
+BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
 
 
 def state_key(stack_name: str) -> str:

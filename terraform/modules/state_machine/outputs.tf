@@ -22,3 +22,8 @@ output "definition" {
   description = "The rendered ASL definition."
   value       = local.definition
 }
+
+output "map_run_label" {
+  description = "Label of the definition's Distributed Map (its Map Run child executions are named by it); null when it has none."
+  value       = one([for state in values(jsondecode(local.definition).States) : state.Label if can(state.Label)])
+}
