@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fanout_tools import executions
 from fanout_tools.deploy import Stack, add_target_arguments
 from fanout_tools.errors import ConfigError, FanoutError
 from fanout_tools.targets import Target
@@ -516,16 +517,6 @@ def save_results(result: RunResult) -> Path:
     return path
 
 
-def record_last_run(stack: Stack, execution_arn: str) -> Path:
-    """Remember the stack's last execution: ``fanout report`` without an argument reports on it."""
-    from fanout_tools.report.cli import last_run_file
-
-    path = last_run_file(stack.target.name, stack.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"execution_arn": execution_arn}) + "\n")
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -537,7 +528,7 @@ def run(args: argparse.Namespace) -> int:
     check_input(stack, outputs, payload, text)
     arn = start_execution(stack, outputs, payload, args.name, text)
     print(f"started {arn.rsplit(':', 1)[-1]} on {stack.target.name} ({outputs.get('fanout_mode', '?')} mode)")
-    record_last_run(stack, arn)
+    executions.record_last_run(stack, arn)
     live = not args.no_progress and sys.stdout.isatty()
     if live:
         result = _follow_with_bar(stack, arn, args.timeout)

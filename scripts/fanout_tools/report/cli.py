@@ -7,44 +7,20 @@ the network) and ``timeline.png`` beside it, and prints their paths.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from fanout_tools.deploy import add_target_arguments
-from fanout_tools.errors import FanoutError
+from fanout_tools.executions import add_execution_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
-    parser.add_argument(
-        "execution", nargs="?", default=None, help="execution name or ARN (default: the stack's last run)"
-    )
+    add_execution_argument(parser, "report on")
     parser.add_argument(
         "--out", type=Path, default=None, help="folder for the report (default reports/runs/)"
     )
-
-
-def last_run_file(target_name: str, stack_name: str) -> Path:
-    from fanout_tools.paths import runtime_dir
-
-    return runtime_dir() / "runs" / f"last-{target_name}-{stack_name}.json"
-
-
-def last_execution(stack: Any, outputs: dict[str, Any]) -> str:
-    """The execution ``fanout run`` last started on this stack, else the state machine's newest one."""
-    recorded = last_run_file(stack.target.name, stack.name)
-    if recorded.is_file():
-        arn = json.loads(recorded.read_text()).get("execution_arn")
-        if arn:
-            return str(arn)
-    listed = stack.client("stepfunctions").list_executions(
-        stateMachineArn=outputs["state_machine_arn"], maxResults=1
-    )
-    if not listed.get("executions"):
-        raise FanoutError("this stack has no executions to report on", f"run `{stack.hint('run')}` first")
-    return str(listed["executions"][0]["executionArn"])
 
 
 def build(data: Any, folder: Path) -> tuple[Path, Path]:
@@ -64,15 +40,13 @@ def build(data: Any, folder: Path) -> tuple[Path, Path]:
 
 def run(args: argparse.Namespace) -> int:
     from fanout_tools.deploy import deployed
+    from fanout_tools.executions import resolve
     from fanout_tools.paths import repo_root
-    from fanout_tools.report.collect import collect, execution_arn_for
+    from fanout_tools.report.collect import collect
 
     started = time.monotonic()
     stack, outputs = deployed(args)
-    if args.execution:
-        arn = execution_arn_for(outputs["state_machine_arn"], args.execution)
-    else:
-        arn = last_execution(stack, outputs)
+    arn = resolve(stack, outputs, args.execution)
     data = collect(stack, outputs, arn)
     folder = (args.out or repo_root() / "reports" / "runs") / data.name
     html_path, png_path = build(data, folder)

@@ -252,14 +252,6 @@ class Collector:
             kwargs["nextToken"] = page["nextToken"]
 
 
-def execution_arn_for(state_machine_arn: str, execution: str) -> str:
-    """An execution's ARN from its name (or the ARN itself)."""
-    if execution.startswith("arn:"):
-        return execution
-    head, _, machine = state_machine_arn.rpartition(":stateMachine:")
-    return f"{head}:execution:{machine}:{execution}"
-
-
 def phases_from_history(events: list[dict[str, Any]], top_level: list[str], stop: float) -> list[Phase]:
     """Each top-level state entered: from its first entry to its last exit (or the execution's end)."""
     spans: dict[str, list[float | None]] = {}

@@ -64,11 +64,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _run(deployed: Any, payload: dict[str, Any]) -> Any:
-    from fanout_tools import run
+    from fanout_tools import executions, run
 
     stack, outputs, _, _ = deployed
     arn = run.start_execution(stack, outputs, payload, name=f"report-{uuid.uuid4().hex[:8]}")
-    run.record_last_run(stack, arn)
+    executions.record_last_run(stack, arn)
     return run.follow(stack, arn, timeout=180, poll_seconds=0.3)
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from fanout_tools import executions
 from fanout_tools.report import charts, collect, cost, html
 from fanout_tools.report.collect import Failure, JobRow, Phase, RunData
 
@@ -243,10 +244,10 @@ def test_sampling_and_execution_names() -> None:
     assert collect.evenly([1, 2], 5) == [1, 2]
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:fanout"
     assert (
-        collect.execution_arn_for(arn, "run-1")
+        executions.execution_arn_for(arn, "run-1")
         == "arn:aws:states:us-east-1:123456789012:execution:fanout:run-1"
     )
-    assert collect.execution_arn_for(arn, "arn:x") == "arn:x"
+    assert executions.execution_arn_for(arn, "arn:x") == "arn:x"
 
 
 def test_run_data_round_trips_through_json() -> None:

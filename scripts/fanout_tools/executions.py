@@ -1,0 +1,83 @@
+"""Which execution a verb acts on, and reading an execution's history: shared by ``run``, ``report``,
+``status``, ``stop``, ``rerun-failed`` and ``redrive``.
+
+``EXECUTION`` on the command line is a name or an ARN; without it, the stack's last ``fanout run`` (recorded
+under the runtime folder per target and stack), else the state machine's newest execution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fanout_tools.errors import FanoutError
+
+# The state whose output is the run's item summary (templates/asl/); ``fanout status`` reads it from the
+# history, so it is found whether the execution succeeded or failed with ItemsFailed.
+SUMMARY_STATE = "SummarizeItems"
+
+
+def last_run_file(target_name: str, stack_name: str) -> Path:
+    from fanout_tools.paths import runtime_dir
+
+    return runtime_dir() / "runs" / f"last-{target_name}-{stack_name}.json"
+
+
+def record_last_run(stack: Any, execution_arn: str) -> Path:
+    """Remember the stack's last execution: verbs without an EXECUTION argument act on it."""
+    path = last_run_file(stack.target.name, stack.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"execution_arn": execution_arn}) + "\n")
+    return path
+
+
+def execution_arn_for(state_machine_arn: str, execution: str) -> str:
+    """An execution's ARN from its name (or the ARN itself)."""
+    if execution.startswith("arn:"):
+        return execution
+    head, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{head}:execution:{machine}:{execution}"
+
+
+def last_execution(stack: Any, outputs: dict[str, Any]) -> str:
+    """The execution ``fanout run`` last started on this stack, else the state machine's newest one."""
+    recorded = last_run_file(stack.target.name, stack.name)
+    if recorded.is_file():
+        arn = json.loads(recorded.read_text()).get("execution_arn")
+        if arn:
+            return str(arn)
+    listed = stack.client("stepfunctions").list_executions(
+        stateMachineArn=outputs["state_machine_arn"], maxResults=1
+    )
+    if not listed.get("executions"):
+        raise FanoutError("this stack has no executions yet", f"run `{stack.hint('run')}` first")
+    return str(listed["executions"][0]["executionArn"])
+
+
+def resolve(stack: Any, outputs: dict[str, Any], execution: str | None) -> str:
+    """The ARN of ``execution`` (name or ARN), or of the stack's last run when it is None."""
+    if not execution:
+        return last_execution(stack, outputs)
+    return execution_arn_for(str(outputs["state_machine_arn"]), execution)
+
+
+def history_pages(sfn: Any, arn: str, reverse: bool = False) -> Iterator[dict[str, Any]]:
+    """Every history event of ``arn``, page by page (oldest first unless ``reverse``)."""
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000, "reverseOrder": reverse}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        yield from page["events"]
+        if not page.get("nextToken"):
+            return
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def add_execution_argument(parser: Any, what: str) -> None:
+    parser.add_argument(
+        "execution",
+        nargs="?",
+        default=None,
+        help=f"execution name or ARN to {what} (default: the stack's last `fanout run`)",
+    )
