@@ -126,7 +126,7 @@ def test_ec2_and_spot_are_ranges_and_regions_override_the_default() -> None:
     batch = next(line for line in estimate.lines if line.service.startswith("Batch"))
     assert batch.service == "Batch on EC2 Spot" and batch.low < batch.high
     assert (
-        cost.region_prices("eu-west-1")["fargate_per_vcpu_hour"]
+        cost.region_prices("eu-central-1")["fargate_per_vcpu_hour"]
         != cost.region_prices("us-east-1")["fargate_per_vcpu_hour"]
     )
     assert cost.region_prices("ap-south-2") == cost.region_prices("us-east-1")  # unlisted: the default
