@@ -36,6 +36,7 @@ VERBS: dict[str, tuple[str, str]] = {
         "start an execution (--items N | --input FILE) with live progress and a summary",
     ),
     "report": ("fanout_tools.report.cli", "an HTML run report: timeline, throughput, failures, cost"),
+    "status": ("fanout_tools.status", "an execution's failed items (where, why, log tail), then its counts"),
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
     "bench": ("fanout_tools.bench.cli", "benchmark every fan-out mode beside the AWS sample design"),

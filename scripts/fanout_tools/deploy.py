@@ -21,7 +21,7 @@ from fanout_tools.targets import Target, resolve
 from fanout_tools.tf import TerraformRunner
 
 # Verbs that only read a deployed stack: no target lock, and a Terraform data dir of their own.
-READ_ONLY_VERBS = frozenset({"report"})
+READ_ONLY_VERBS = frozenset({"report", "status"})
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:

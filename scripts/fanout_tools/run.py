@@ -4,20 +4,25 @@
 (``{"items": [...]}`` or ``{"count": N, "template": {...}}``). The state machine and everything else
 are read from Terraform's outputs for the target, so it works the same against the sandbox and AWS.
 Progress counts items (array jobs count their children): total / running / succeeded / failed.
-The exit code is 0 only when the execution SUCCEEDED.
+It ends with the run's item summary, as ``fanout status`` prints it: the failed items first, then the
+counts. The exit code is 0 only when the execution SUCCEEDED.
+
+Ctrl-C while it follows the execution asks whether to stop the execution or leave it running (without
+a terminal to ask on, it is left running), and says how to stop or follow it later.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fanout_tools import executions
+from fanout_tools import executions, status
 from fanout_tools.deploy import Stack, add_target_arguments
 from fanout_tools.errors import ConfigError, FanoutError
 from fanout_tools.targets import Target
@@ -25,6 +30,9 @@ from fanout_tools.targets import Target
 POLL_SECONDS = 0.5
 TERMINAL_JOB = ("SUCCEEDED", "FAILED")
 SUMMARY_ROWS = 25
+STOP_QUESTION = (
+    "stop the execution (its queued and running Batch jobs are terminated) or leave it running? [s/L] "
+)
 
 
 class RunFailedError(FanoutError):
@@ -39,8 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--items", type=int, default=None, help='generate N items: input {"count": N}')
     source.add_argument("--input", type=Path, default=None, help="execution input JSON file")
     parser.add_argument("--name", default=None, help="execution name (default run-<time>-<random>)")
+    add_follow_arguments(parser)
+
+
+def add_follow_arguments(parser: argparse.ArgumentParser) -> None:
+    """How an execution is followed and summed up (``run`` and ``rerun-failed``)."""
     parser.add_argument("--timeout", type=float, default=3600.0, help="stop waiting after this many seconds")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar (plain lines)")
+    status.add_view_arguments(parser)
 
 
 # --- reading what is deployed ---------------------------------------------------------------------
@@ -161,6 +175,8 @@ class RunResult:
     # transition each, https://aws.amazon.com/step-functions/pricing/).
     states_entered: int = 0
     output_bytes: int = 0  # size of the execution's output as the service returns it
+    summary: status.ItemSummary | None = None  # the SummarizeItems output, once the execution ended
+    summary_error: str | None = None  # why a SummarizeItems output could not be read
 
 
 class Follower:
@@ -178,6 +194,8 @@ class Follower:
         self._child_done: dict[str, int] = {}
         self.children_visible = True
         self.map_runs: dict[str, dict[str, int]] = {}
+        self.summary: status.ItemSummary | None = None
+        self.summary_error: str | None = None
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -238,6 +256,13 @@ class Follower:
         self.history_events = len(events)
         self.states_entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
         self._scan(events)
+        if described["status"] != "RUNNING":
+            try:
+                self.summary, _ = status.summary_from_events(reversed(events))
+            except status.SummaryError as err:
+                self.summary_error = err.message
+            if self.summary:
+                self.total = self.summary.count
         child_events = 0
         for child in self._children():
             if child in self._child_done:
@@ -368,7 +393,7 @@ def start_execution(
     from botocore.exceptions import BotoCoreError, ClientError
 
     sfn = stack.client("stepfunctions")
-    name = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    name = name or generated_name()
     body = input_text(payload) if text is None else text
     try:
         response = sfn.start_execution(stateMachineArn=outputs["state_machine_arn"], name=name, input=body)
@@ -386,6 +411,11 @@ def start_execution(
             "check the network or that the sandbox runs (`make sandbox-up`), then run again",
         ) from None
     return str(response["executionArn"])
+
+
+def generated_name(prefix: str = "run") -> str:
+    """A fresh execution name: ``<prefix>-<time>-<random>``."""
+    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def follow(
@@ -408,9 +438,11 @@ def follow(
         if described["status"] != "RUNNING":
             break
         if elapsed > timeout:
+            name = execution_arn.rsplit(":", 1)[-1]
             raise RunFailedError(
                 f"the execution is still running after {timeout:.0f} s: {execution_arn}",
-                "wait longer with --timeout, or stop it (console, or aws stepfunctions stop-execution)",
+                f"wait longer with --timeout; follow it: `{stack.hint(f'status EXECUTION={name}')}`; "
+                f"stop it: `{stack.hint(f'stop EXECUTION={name}')}`",
             )
         # Reading a long history is work for the service too: poll less often as it grows.
         time.sleep(max(poll_seconds, 3 * cost))
@@ -433,26 +465,46 @@ def follow(
         children_visible=follower.children_visible,
         states_entered=follower.states_entered,
         output_bytes=len((described.get("output") or "").encode()),
+        summary=follower.summary,
+        summary_error=follower.summary_error,
     )
 
 
 # --- showing it -----------------------------------------------------------------------------------
 
 
-def summary_lines(target: Target, outputs: dict[str, Any], result: RunResult) -> list[str]:
+def summary_lines(
+    target: Target,
+    outputs: dict[str, Any],
+    result: RunResult,
+    limit: int = status.DEFAULT_LIMIT,
+    log_lines: int = status.DEFAULT_LOG_LINES,
+) -> list[str]:
+    """The end of ``fanout run``: the execution, then its item summary as ``fanout status`` prints it
+    (failures first, then the counts); a run without a summary lists its jobs instead."""
     p = result.progress
     lines = [
         f"execution: {result.execution_arn}",
         f"status: {result.status} in {result.seconds:.1f} s",
+        f"history events: {result.history_events} (limit 25,000)"
+        + (f"; child executions: {result.child_history_events}" if result.child_history_events else ""),
+    ]
+    if result.summary is not None:
+        error = [f"error: {result.error}"] if result.error else []
+        return [
+            *lines,
+            *error,
+            *status.summary_lines(target, outputs, result.summary, None, limit, log_lines),
+        ]
+    lines.insert(
+        2,
         f"items: {_or_dash(p.total, '?')} total, "
         + (
             f"{p.succeeded} succeeded, {p.failed} failed"
             if result.children_visible or result.jobs
             else "per-item results are in the Map Run's child executions"
         ),
-        f"history events: {result.history_events} (limit 25,000)"
-        + (f"; child executions: {result.child_history_events}" if result.child_history_events else ""),
-    ]
+    )
     for arn, counts in result.map_runs.items():
         lines.append(
             f"map run {arn.rsplit(':', 2)[-2]}: {counts.get('succeeded', 0)}/{counts.get('total', 0)} child "
@@ -465,6 +517,8 @@ def summary_lines(target: Target, outputs: dict[str, Any], result: RunResult) ->
     if result.cause:
         cause = result.cause if len(result.cause) <= 400 else result.cause[:400] + "..."
         lines.append(f"cause: {cause}")
+    if result.summary_error:
+        lines.append(f"no item summary: {result.summary_error}")
     ordered = sorted(result.jobs, key=lambda j: (j.status == "SUCCEEDED", _index(j.name), j.name))
     if ordered:
         lines.append("jobs (name, job id, status, exit code, attempts, what it received, log):")
@@ -518,44 +572,110 @@ def save_results(result: RunResult) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from fanout_tools.deploy import deployed
 
     payload = execution_input(args.items, args.input)
-    text = input_text(payload)
     stack, outputs = deployed(args)
+    return launch(stack, outputs, payload, args.name, args)
+
+
+def launch(
+    stack: Stack, outputs: dict[str, Any], payload: dict[str, Any], name: str | None, args: argparse.Namespace
+) -> int:
+    """Check the input, start the execution, record it as the stack's last run, follow it, sum it up.
+
+    ``args`` carries the follow arguments (:func:`add_follow_arguments`). Shared by ``run`` and
+    ``rerun-failed``. Raises :class:`RunFailedError` unless the execution SUCCEEDED.
+    """
+    text = input_text(payload)
     check_input(stack, outputs, payload, text)
-    arn = start_execution(stack, outputs, payload, args.name, text)
-    print(f"started {arn.rsplit(':', 1)[-1]} on {stack.target.name} ({outputs.get('fanout_mode', '?')} mode)")
-    executions.record_last_run(stack, arn)
-    live = not args.no_progress and sys.stdout.isatty()
-    if live:
-        result = _follow_with_bar(stack, arn, args.timeout)
-    else:
-        last = [0.0]
-
-        def plain(follower: Follower, described: dict[str, Any], elapsed: float) -> None:
-            if elapsed - last[0] >= 5 or described["status"] != "RUNNING":
-                last[0] = elapsed
-                p = follower.progress()
-                print(
-                    f"  {elapsed:6.1f} s  {described['status']}  items {_or_dash(p.total, '?')}"
-                    f"  running {p.running}  succeeded {p.succeeded}  failed {p.failed}",
-                    flush=True,
-                )
-
-        result = follow(stack, arn, args.timeout, on_poll=plain)
-    for line in summary_lines(stack.target, outputs, result):
+    arn = start_execution(stack, outputs, payload, name, text)
+    try:
+        mode = outputs.get("fanout_mode", "?")
+        print(f"started {arn.rsplit(':', 1)[-1]} on {stack.target.name} ({mode} mode)")
+        executions.record_last_run(stack, arn)
+        result = _follow(stack, arn, args.timeout, live=not args.no_progress and sys.stdout.isatty())
+    except KeyboardInterrupt:
+        return interrupted(stack, outputs, arn)
+    for line in summary_lines(stack.target, outputs, result, args.limit, args.log_lines):
         print(line)
     print(f"results: {save_results(result)}")
     print(f"next: `{stack.hint('report')}` for the HTML run report (timeline, throughput, failures, cost)")
     if result.status != "SUCCEEDED":
-        raise RunFailedError(
-            f"the execution {result.status}" + (f": {result.error}" if result.error else ""),
-            "see the error, cause and job logs above",
-        )
+        raise failed_error(stack, result)
     return 0
+
+
+def failed_error(stack: Stack, result: RunResult) -> RunFailedError:
+    """Why the run did not succeed, and what to do next."""
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    summary = result.summary
+    if summary is not None and (
+        result.error == status.ITEMS_FAILED_ERROR or summary.outcome == status.ITEMS_FAILED_OUTCOME
+    ):
+        return RunFailedError(
+            f"the execution {result.status}: {status.ITEMS_FAILED_ERROR}: "
+            f"{summary.failed:,} of {summary.count:,} items failed",
+            f"the failed items are listed above (again: `{stack.hint(f'status EXECUTION={name}')}`); "
+            f"rerun just them: `{stack.hint(f'rerun-failed EXECUTION={name}')}`",
+        )
+    return RunFailedError(
+        f"the execution {result.status}" + (f": {result.error}" if result.error else ""),
+        "see the error, cause and job logs above",
+    )
+
+
+def _follow(stack: Stack, arn: str, timeout: float, live: bool) -> RunResult:
+    if live:
+        return _follow_with_bar(stack, arn, timeout)
+    last = [0.0]
+
+    def plain(follower: Follower, described: dict[str, Any], elapsed: float) -> None:
+        if elapsed - last[0] >= 5 or described["status"] != "RUNNING":
+            last[0] = elapsed
+            p = follower.progress()
+            print(
+                f"  {elapsed:6.1f} s  {described['status']}  items {_or_dash(p.total, '?')}"
+                f"  running {p.running}  succeeded {p.succeeded}  failed {p.failed}",
+                flush=True,
+            )
+
+    return follow(stack, arn, timeout, on_poll=plain)
+
+
+def interrupted(stack: Stack, outputs: dict[str, Any], arn: str) -> int:
+    """Ctrl-C while following: stop the execution or leave it running (asked on a terminal only).
+
+    A second Ctrl-C (or end of input) during the question leaves it running. Returns the exit code, 130.
+    """
+    name = arn.rsplit(":", 1)[-1]
+    print(flush=True)  # the progress line was interrupted mid-way
+    if sys.stdin.isatty():
+        try:
+            answer = input(STOP_QUESTION)
+        except (KeyboardInterrupt, EOFError):
+            print()
+            answer = ""
+        if answer.strip().lower() in ("s", "stop"):
+            from fanout_tools import stop
+
+            print(f"stopping {name} ...", flush=True)
+            try:
+                stop.stop_execution(stack, outputs, arn, "stopped from fanout run (Ctrl-C)")
+            except KeyboardInterrupt:
+                print(
+                    f"interrupted while stopping {name}; whether it stopped: "
+                    f"`{stack.hint(f'status EXECUTION={name}')}`"
+                )
+                return 130
+            print(f"stopped {name}; what it did: `{stack.hint(f'status EXECUTION={name}')}`")
+            return 130
+        print(f"left {name} running")
+    else:
+        print(f"interrupted: {name} keeps running (stdin is not a terminal, so nothing was asked)")
+    print(f"  stop it:   `{stack.hint(f'stop EXECUTION={name}')}`")
+    print(f"  follow it: `{stack.hint(f'status EXECUTION={name}')}`")
+    return 130
 
 
 def _follow_with_bar(stack: Stack, arn: str, timeout: float) -> RunResult:

@@ -1,18 +1,22 @@
-"""StartExecution's own refusals become one-line errors that say what to do (and nothing was started)."""
+"""StartExecution's own refusals become one-line errors that say what to do (and nothing was started); a
+run ends with its item summary (failures first) and Ctrl-C asks whether to stop the execution."""
 
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from fanout_tools import deploy, run
+from fanout_tools import deploy, executions, run, status
 from fanout_tools.cli import main
 from fanout_tools.contract import contract
 from fanout_tools.errors import FanoutError
 from fanout_tools.paths import terraform_dir
+from fanout_tools.targets import SandboxTarget
 
 OUTPUTS = {"state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:fanout"}
 
@@ -87,3 +91,178 @@ def test_fanout_run_reports_a_refusal_without_a_traceback(
     assert err[0].startswith("error: the account has as many open executions as it may")
     assert err[1].startswith("  what to do: nothing was started; wait for running executions")
     assert len(err) == 2
+
+
+# --- the end of a run: its item summary, and Ctrl-C ----------------------------------------------------
+
+
+class FollowedStack(FakeStack):
+    """A stack whose executions start; ``fanout run`` follows them with a patched ``run.follow``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(self, env)
+        self.target = SandboxTarget()
+        self.name = "fanout"
+        self.started: list[str] = []
+
+    def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict[str, Any]:
+        self.started.append(name)
+        return {"executionArn": f"{stateMachineArn.replace(':stateMachine:', ':execution:')}:{name}"}
+
+    def hint(self, make_args: str) -> str:
+        return f"make {make_args}"
+
+
+@pytest.fixture
+def followed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FollowedStack:
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path))
+    limits = json.loads((terraform_dir() / "aws_limits.json").read_text())
+    env = {
+        "FANOUT_MODE": "inline",
+        "FANOUT_MODES": json.dumps(contract().mode_names),
+        "FANOUT_LIMITS": json.dumps(limits),
+    }
+    stack = FollowedStack(env)
+    outputs = {**OUTPUTS, "generator_function_name": "g", "fanout_mode": "inline"}
+    monkeypatch.setattr(deploy, "deployed", lambda args: (stack, outputs))
+    return stack
+
+
+def items_failed(name: str) -> run.RunResult:
+    records = [
+        {
+            "index": i,
+            "item": {"index": i},
+            "batch": None,
+            "job_id": f"job-{i}",
+            "attempts": 1,
+            "exit_code": 3,
+            "status_reason": "Essential container in task exited",
+            "log_stream": None,
+            "error": "States.TaskFailed",
+        }
+        for i in (2, 5)
+    ]
+    summary = {
+        "execution": name,
+        "mode": "inline",
+        "count": 10,
+        "succeeded": 8,
+        "failed": 2,
+        "tolerated_failure_count": 0,
+        "tolerated_failure_percentage": 0,
+        "outcome": "ITEMS_FAILED",
+        "cause": "2 of 10 items failed",
+        "failed_items": records,
+        "failed_items_uri": None,
+        "rerun_of": None,
+    }
+    return run.RunResult(
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:fanout:{name}",
+        status="FAILED",
+        seconds=4.0,
+        error="ItemsFailed",
+        cause=summary["cause"],
+        output=None,
+        history_events=30,
+        child_history_events=0,
+        jobs=[],
+        progress=run.Progress(total=10, succeeded=8, failed=2),
+        summary=status.ItemSummary.parse(summary),
+    )
+
+
+def test_a_run_whose_items_failed_ends_with_them_first_and_says_what_to_do(
+    followed: FollowedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(run, "follow", lambda stack, arn, timeout, on_poll=None: items_failed("r1"))
+    assert main(["run", "--items", "10", "--no-progress", "--name", "r1"]) == 1
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    first, counts = (
+        out.index("failed items (the first 2 of 2, by index):"),
+        out.index("2 of 10 items failed; 8 succeeded; tolerated 0 items / 0%; outcome ITEMS_FAILED"),
+    )
+    assert first < out.index("  item 2  job job-2  attempts 1  exit code 3") < counts
+    assert "status: FAILED in 4.0 s" in out and "error: ItemsFailed" in out
+    err = captured.err.splitlines()
+    assert err[0] == "error: the execution FAILED: ItemsFailed: 2 of 10 items failed"
+    assert "`make status EXECUTION=r1`" in err[1] and "`make rerun-failed EXECUTION=r1`" in err[1]
+
+
+@pytest.fixture
+def stop_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """``fanout_tools.stop.stop_execution``, recorded (whether or not the real module is there yet)."""
+    import fanout_tools
+
+    calls: list[tuple[Any, ...]] = []
+    fake = types.ModuleType("fanout_tools.stop")
+    fake.stop_execution = lambda *args: calls.append(args)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fanout_tools.stop", fake)
+    monkeypatch.setattr(fanout_tools, "stop", fake, raising=False)
+    return calls
+
+
+def interrupt_run(monkeypatch: pytest.MonkeyPatch, tty: bool, answer: Any) -> int:
+    """``fanout run`` with Ctrl-C while it follows; ``answer`` is typed (or raised) at the question."""
+
+    def follow(*args: Any, **kwargs: Any) -> run.RunResult:
+        raise KeyboardInterrupt
+
+    def ask(prompt: str) -> str:
+        assert tty, "nothing may be asked without a terminal"
+        assert prompt == run.STOP_QUESTION
+        if isinstance(answer, BaseException):
+            raise answer
+        return str(answer)
+
+    monkeypatch.setattr(run, "follow", follow)
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(isatty=lambda: tty))
+    monkeypatch.setattr("builtins.input", ask)
+    return main(["run", "--items", "3", "--no-progress", "--name", "r2"])
+
+
+def test_ctrl_c_then_s_stops_the_execution(
+    followed: FollowedStack,
+    stop_calls: list[tuple[Any, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert interrupt_run(monkeypatch, tty=True, answer="s") == 130
+    [(stack, outputs, arn, reason)] = stop_calls
+    assert outputs["fanout_mode"] == "inline"
+    assert stack is followed and arn.endswith(":execution:fanout:r2") and "Ctrl-C" in reason
+    captured = capsys.readouterr()
+    assert "stopped r2" in captured.out and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("answer", ["", "l", "leave", KeyboardInterrupt(), EOFError()])
+def test_ctrl_c_then_anything_else_leaves_it_running_and_says_how_to_stop_or_follow_it(
+    answer: Any,
+    followed: FollowedStack,
+    stop_calls: list[tuple[Any, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert interrupt_run(monkeypatch, tty=True, answer=answer) == 130
+    assert stop_calls == []
+    captured = capsys.readouterr()
+    assert "left r2 running" in captured.out
+    assert "stop it:   `make stop EXECUTION=r2`" in captured.out
+    assert "follow it: `make status EXECUTION=r2`" in captured.out
+    assert captured.err == ""
+
+
+def test_ctrl_c_without_a_terminal_asks_nothing_and_leaves_it_running(
+    followed: FollowedStack,
+    stop_calls: list[tuple[Any, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert interrupt_run(monkeypatch, tty=False, answer=None) == 130
+    assert stop_calls == []
+    out = capsys.readouterr().out
+    assert "interrupted: r2 keeps running (stdin is not a terminal, so nothing was asked)" in out
+    assert "`make stop EXECUTION=r2`" in out and "`make status EXECUTION=r2`" in out
+    # it is still the stack's last run: `make status` without EXECUTION finds it
+    assert executions.last_execution(followed, {}).endswith(":r2")
