@@ -18,6 +18,10 @@ The exit code decides SUCCEEDED or FAILED; the retry strategy (``attempts`` + ``
 first matching rule wins, glob patterns, no match = retry) decides whether another attempt runs.
 Output of every attempt goes to ``<jobs dir>/<job id>.log``.
 
+Faults injected with ``fanout sandbox fault`` (:mod:`fanout_tools.sandbox.faults`) act here: an
+attempt ends as the fault says instead of running, a ``stuck-runnable`` job is held RUNNABLE until its
+queue's ``jobStateTimeLimitActions`` cancel it, and a throttled SubmitJob answers HTTP 429.
+
 Array children do not go through that pool: :mod:`fanout_tools.sandbox.child_engine` starts them
 (one thread, ``posix_spawn``, pidfds in one epoll set), their books are kept per array job
 (:mod:`fanout_tools.sandbox.array_jobs`), and an inline-reader command has its item read in process
@@ -42,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.paths import repo_root
-from fanout_tools.sandbox import array_jobs, child_engine, compat, item_shortcut, job_logs, layout
+from fanout_tools.sandbox import array_jobs, child_engine, compat, faults, item_shortcut, job_logs, layout
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +164,21 @@ class BatchRunner:
         self.workdir = work_dir(base)
         self.workers = workers or default_workers()
         self.engine: child_engine.ChildEngine | None = None
+        self.faults = faults.Store(base)
+        self.lines_per_batch: dict[tuple[str, str, str], int | None] = {}
+        self.held: dict[str, tuple[Any, float | None, str]] = {}  # stuck-runnable jobs: job, deadline, reason
+        self.held_thread: threading.Thread | None = None
 
     def child_engine(self, logs_backend: Any) -> child_engine.ChildEngine:
         with self.lock:
             if self.engine is None:
                 self.engine = child_engine.ChildEngine(
-                    self.workers, self.workdir, layout.jobs_dir(self.base), logs_backend, self._finish_array
+                    self.workers,
+                    self.workdir,
+                    layout.jobs_dir(self.base),
+                    logs_backend,
+                    self._finish_array,
+                    self._child_fault,
                 )
             return self.engine
 
@@ -235,6 +248,80 @@ class BatchRunner:
             children.display += item_shortcut.SHORTCUT_NOTE
         return children
 
+    # --- faults ---------------------------------------------------------------------------------------
+    def _batch_lines(self, account_id: str, bucket: str, key: str) -> int | None:
+        """Items in batch 0 of a run (remembered: a run's batches never change)."""
+        if (account_id, bucket, key) not in self.lines_per_batch:
+            self.lines_per_batch[account_id, bucket, key] = item_shortcut.batch_lines(account_id, bucket, key)
+        return self.lines_per_batch[account_id, bucket, key]
+
+    def _fault(
+        self, job: Any, parameters: dict[str, str], array_index: int | None, attempt: int
+    ) -> faults.JobAction | None:
+        """The injected fault acting on this attempt, if any (a ``stat`` when no fault is set)."""
+        active = self.faults.active()
+        if not active.has_job_faults:
+            return None
+        account_id = job.backend.account_id
+        index = faults.item_index(
+            parameters, array_index, lambda bucket, key: self._batch_lines(account_id, bucket, key)
+        )
+        return active.job_action(index, attempt)
+
+    def _child_fault(
+        self, children: array_jobs.ArrayJob, index: int, attempt: int
+    ) -> faults.JobAction | None:
+        parent = children.parent
+        return self._fault(parent, {**parent.job_definition.parameters, **parent.parameters}, index, attempt)
+
+    def _hold(self, job: Any, queue: Any, fault: faults.JobAction) -> None:
+        """``stuck-runnable``: the job stays RUNNABLE with Batch's capacity reason until its queue's
+        ``jobStateTimeLimitActions`` cancel it (sandbox gap 20), or CancelJob/TerminateJob stops it."""
+        job.status = "RUNNABLE"
+        job.job_stopped_reason = fault.status_reason  # moto shows it as statusReason
+        limit = compat.time_limit_action(queue, fault.status_reason)
+        self._append_log(job, [fault.log_line])
+        with self.lock:
+            self.held[job.job_id] = (
+                job,
+                None if limit is None else time.monotonic() + limit[0],
+                limit[1] if limit else "",
+            )
+            if self.held_thread is None:
+                self.held_thread = threading.Thread(target=self._watch_held, name="batch-held", daemon=True)
+                self.held_thread.start()
+
+    def _watch_held(self) -> None:
+        """Ends held jobs when stopped or when their time limit passes; exits when none is held."""
+        while True:
+            time.sleep(POLL_SECONDS)
+            with self.lock:
+                if not self.held:
+                    self.held_thread = None
+                    return
+                held = list(self.held.items())
+            now = time.monotonic()
+            for job_id, (job, deadline, cancel_reason) in held:
+                stopped, expired = _stopped(job), deadline is not None and now >= deadline
+                if not (stopped or expired):
+                    continue
+                with self.lock:
+                    self.held.pop(job_id, None)
+                if stopped:
+                    self._finish(job, success=False, reason=job.job_stopped_reason or "Job terminated")
+                    continue
+                try:
+                    self._append_log(job, [f"sandbox fault: {faults.STUCK_RUNNABLE}: {cancel_reason}"])
+                except Exception:  # a log line never keeps a job from ending
+                    log.exception("sandbox: could not log the cancel of job %s", job_id)
+                self._finish(job, success=False, reason=cancel_reason)
+
+    def _append_log(self, job: Any, lines: list[str]) -> None:
+        with self.log_path(job.job_id).open("a", encoding="utf-8") as out:
+            out.writelines(f"{line}\n" for line in lines)
+        group, stream = job_logs.destination(job.job_definition, job.job_id)
+        job_logs.publish(job._log_backend, group, stream, lines)
+
     def _finish_array(self, children: array_jobs.ArrayJob) -> None:
         failed = children.counts[array_jobs.FAILED]
         self._finish(
@@ -262,18 +349,23 @@ class BatchRunner:
         rules = strategy.get("evaluateOnExit") or []
         container = job_def.container_properties or {}
         command = job.container_overrides.get("command") or container.get("command") or []
-        command = substitute(list(command), {**job_def.parameters, **job.parameters})
+        parameters = {**job_def.parameters, **job.parameters}
+        command = substitute(list(command), parameters)
         timeout = (job.timeout or job_def.timeout or {}).get("attemptDurationSeconds")
         env = self._environment(job, queue, index)
         job.job_started_at = datetime.datetime.now()
         for attempt in range(1, attempts + 1):
             if _stopped(job):
                 break
+            fault = self._fault(job, parameters, index, attempt)
+            if fault is not None and fault.kind == faults.STUCK_RUNNABLE:
+                self._hold(job, queue, fault)
+                return
             job.status = "STARTING"
             env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
             started = _now_ms()
             job.status = "RUNNING"
-            exit_code, status_reason, reason = self._execute(job, command, env, timeout, attempt)
+            exit_code, status_reason, reason = self._execute(job, command, env, timeout, attempt, fault)
             job.exit_code = exit_code
             job.sandbox_reason = reason
             job.attempts.append(
@@ -326,13 +418,19 @@ class BatchRunner:
         return env
 
     def _execute(
-        self, job: Any, command: list[str], env: dict[str, str], timeout: float | None, attempt: int
+        self,
+        job: Any,
+        command: list[str],
+        env: dict[str, str],
+        timeout: float | None,
+        attempt: int,
+        fault: faults.JobAction | None = None,
     ) -> tuple[int | None, str, str]:
         """One attempt, its output also published to CloudWatch Logs as the awslogs driver would."""
         path = self.log_path(job.job_id)
         start = path.stat().st_size if path.exists() else 0
         try:
-            return self._execute_attempt(job, command, env, timeout, attempt)
+            return self._execute_attempt(job, command, env, timeout, attempt, fault)
         finally:
             with path.open("rb") as written:
                 written.seek(start)
@@ -341,13 +439,24 @@ class BatchRunner:
             job_logs.publish(job._log_backend, group, stream, lines)
 
     def _execute_attempt(
-        self, job: Any, command: list[str], env: dict[str, str], timeout: float | None, attempt: int
+        self,
+        job: Any,
+        command: list[str],
+        env: dict[str, str],
+        timeout: float | None,
+        attempt: int,
+        fault: faults.JobAction | None = None,
     ) -> tuple[int | None, str, str]:
         """One attempt; returns (exit code, statusReason, container reason)."""
         path = self.log_path(job.job_id)
         with path.open("ab") as out:
             out.write(f"--- attempt {attempt}: {command}\n".encode())
             out.flush()
+            if fault is not None:  # an injected fault ends the attempt instead of the command
+                out.write(f"{fault.log_line}\n".encode())
+                if fault.exit_code is not None:
+                    out.write(f"--- exit code {fault.exit_code}\n".encode())
+                return fault.exit_code, fault.status_reason, ""
             if not command:
                 return None, "CannotStartContainerError", "CannotStartContainerError: the job has no command"
             try:
@@ -404,6 +513,9 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
         parameters: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> tuple[str, str, str]:
+        if runner.faults.take(faults.SUBMIT_THROTTLE) is not None:
+            log.warning("sandbox fault: %s: SubmitJob %s answered 429", faults.SUBMIT_THROTTLE, job_name)
+            raise faults.too_many_requests(f"Too Many Requests (sandbox fault: {faults.SUBMIT_THROTTLE})")
         return runner.submit(
             self.backend,
             job_name=job_name,

@@ -8,7 +8,9 @@ sleeps until a process exits, a deadline passes, or new work or a stop arrives. 
 processes run at once (the compute environment's capacity, in effect).
 
 When the command is the inline item reader (:mod:`fanout_tools.sandbox.item_shortcut`) the item is
-read in process and only the user's command is started.
+read in process and only the user's command is started. An injected fault
+(:mod:`fanout_tools.sandbox.faults`) ends a child's attempt instead of its command, or holds the child
+RUNNABLE until its queue's ``jobStateTimeLimitActions`` cancel it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.sandbox import array_jobs, item_shortcut, job_logs
+from fanout_tools.sandbox import array_jobs, compat, faults, item_shortcut, job_logs
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +70,44 @@ class Attempt:
         self.killed = ""  # why the process was killed: "" | "timeout" | the stop reason
 
 
+class Held:
+    """A child the ``stuck-runnable`` fault keeps RUNNABLE: until ``deadline`` (monotonic; None = for
+    ever), when its queue's jobStateTimeLimitActions cancel it with ``cancel_reason``."""
+
+    __slots__ = ("array", "cancel_reason", "deadline", "index")
+
+    def __init__(
+        self, array_job: array_jobs.ArrayJob, index: int, deadline: float | None, cancel_reason: str
+    ) -> None:
+        self.array = array_job
+        self.index = index
+        self.deadline = deadline
+        self.cancel_reason = cancel_reason
+
+
+FaultLookup = Callable[[array_jobs.ArrayJob, int, int], faults.JobAction | None]
+
+
 class ChildEngine:
     """Runs the children of every array job handed to :meth:`add`; ``finish_parent`` is called (on
     the engine thread) once all children of an array job are SUCCEEDED or FAILED."""
 
     def __init__(
-        self, workers: int, workdir: Path, jobs_dir: Path, logs_backend: Any, finish_parent: Any
+        self,
+        workers: int,
+        workdir: Path,
+        jobs_dir: Path,
+        logs_backend: Any,
+        finish_parent: Any,
+        fault_for: FaultLookup | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.workdir = str(workdir)
         self.jobs_dir = jobs_dir
         self.logs_backend = logs_backend
         self.finish_parent = finish_parent
+        self.fault_for = fault_for  # (array job, child index, attempt) -> the injected fault, if any
+        self.held: list[Held] = []
         self.arrays: deque[array_jobs.ArrayJob] = deque()  # with children still to start
         self.active: list[array_jobs.ArrayJob] = []  # not finished yet
         self.incoming: deque[array_jobs.ArrayJob] = deque()
@@ -120,6 +149,7 @@ class ChildEngine:
                 self.arrays.append(new)
                 self.active.append(new)
         self._apply_stops()
+        self._check_held()
         self._start_more()
         timeout = self._wait_seconds()
         for fd, _ in self.epoll.poll(timeout):
@@ -149,6 +179,9 @@ class ChildEngine:
         for attempt in self.running.values():
             if attempt.deadline is not None:
                 wait = min(wait, max(0.0, attempt.deadline - now))
+        for held in self.held:
+            if held.deadline is not None:
+                wait = min(wait, max(0.0, held.deadline - now))
         return wait
 
     def _stop_reason(self, array_job: array_jobs.ArrayJob, index: int) -> str | None:
@@ -200,13 +233,55 @@ class ChildEngine:
             if array_job.stop_requests.get(index) is not None:
                 self._final(array_job, index, success=False, reason=array_job.stop_requests[index])
                 continue
+            fault = self.fault_for(array_job, index, number) if self.fault_for is not None else None
+            if fault is not None and fault.kind == faults.STUCK_RUNNABLE:
+                self._hold(array_job, index, fault)
+                continue
             try:
-                self._start(array_job, index, number)
+                self._start(array_job, index, number, fault)
             except Exception as err:  # a runner bug fails the child visibly, never loses it
                 log.exception("sandbox runner failed on child %s", array_job.child_id(index))
                 self._final(array_job, index, success=False, reason=f"sandbox runner error: {err}")
 
-    def _start(self, array_job: array_jobs.ArrayJob, index: int, number: int) -> None:
+    def _hold(self, array_job: array_jobs.ArrayJob, index: int, fault: faults.JobAction) -> None:
+        """``stuck-runnable``: RUNNABLE with Batch's capacity reason, cancelled by the queue's
+        jobStateTimeLimitActions (sandbox gap 20) or by a stop (:meth:`_check_held`)."""
+        array_job.reasons[index] = fault.status_reason
+        limit = compat.time_limit_action(array_job.parent.job_queue, fault.status_reason)
+        deadline = None if limit is None else time.monotonic() + limit[0]
+        self.held.append(Held(array_job, index, deadline, limit[1] if limit else ""))
+        self._append_log(array_job, index, [fault.log_line])
+
+    def _check_held(self) -> None:
+        now = time.monotonic()
+        for held in list(self.held):
+            array_job, index = held.array, held.index
+            if array_job.status[index] != array_jobs.RUNNABLE:  # a CancelJob on the child ended it
+                self.held.remove(held)
+                continue
+            reason = self._stop_reason(array_job, index)
+            if reason is None and held.deadline is not None and now >= held.deadline:
+                reason = held.cancel_reason
+                try:
+                    self._append_log(array_job, index, [f"sandbox fault: {faults.STUCK_RUNNABLE}: {reason}"])
+                except Exception:  # a log line never keeps a child from ending
+                    log.exception("sandbox: could not log the cancel of child %s", array_job.child_id(index))
+            if reason is not None:
+                self.held.remove(held)
+                self._final(array_job, index, success=False, reason=reason)
+
+    def _append_log(self, array_job: array_jobs.ArrayJob, index: int, lines: list[str]) -> None:
+        data = "".join(f"{line}\n" for line in lines).encode()
+        log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
+        try:
+            os.write(log_fd, data)
+        finally:
+            os.close(log_fd)
+        job_logs.publish(self.logs_backend, array_job.log_group, array_job.stream(index), lines)
+
+    def _start(
+        self, array_job: array_jobs.ArrayJob, index: int, number: int, fault: faults.JobAction | None = None
+    ) -> None:
         child_id = array_job.child_id(index)
         env = dict(array_job.env)
         env["AWS_BATCH_JOB_ID"] = child_id
@@ -221,6 +296,10 @@ class ChildEngine:
         array_job.set_status(index, array_jobs.STARTING)
         attempt.started = _now_ms()
         self.started_children += 1
+        if fault is not None:  # an injected fault ends the attempt instead of the command
+            os.write(attempt.fd, f"{fault.log_line}\n".encode())
+            self._done(attempt, fault.exit_code, fault.status_reason, "")
+            return
         command = array_job.command
         if not command:
             self._done(

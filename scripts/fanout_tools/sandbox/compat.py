@@ -523,6 +523,101 @@ def deliver_rule_targets_to_sns_topics() -> None:
     patch_attribute(Rule, "send_to_targets", send_to_targets)
 
 
+# --- gap 20: job queues forget jobStateTimeLimitActions, and nothing acts on them -------------------
+
+JOB_STATE_TIME_SCALE_ENV = "FANOUT_SANDBOX_JOB_STATE_TIME_SCALE"
+"""Sandbox only: a factor on every ``maxTimeSeconds`` (read when the server starts; default 1). AWS
+takes 600 s at least, too long for a rehearsal or a test; ``0.001`` makes those 600 s 0.6 s."""
+TIME_LIMIT_ACTIONS = "sandbox_job_state_time_limit_actions"  # the attribute a JobQueue keeps them in
+_job_state_time_scale = 1.0
+
+
+def job_state_time_scale() -> float:
+    """The factor :data:`JOB_STATE_TIME_SCALE_ENV` sets (a positive number), else 1 (with a warning)."""
+    raw = os.environ.get(JOB_STATE_TIME_SCALE_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale < float("inf"):
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s=%s is not a positive number; using 1", JOB_STATE_TIME_SCALE_ENV, raw
+        )
+        return 1.0
+    return scale
+
+
+def time_limit_action(queue: Any, status_reason: str) -> tuple[float, str] | None:
+    """For a job RUNNABLE in ``queue`` with ``status_reason`` ("<REASON> - <message>", as Batch
+    writes it): (seconds until the queue's matching ``jobStateTimeLimitActions`` entry cancels it,
+    already scaled; the statusReason the job then gets), or None when no entry matches.
+    https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable_capacity.html
+    """
+    code = status_reason.split(" - ", 1)[0]
+    for action in getattr(queue, TIME_LIMIT_ACTIONS, None) or []:
+        if (
+            action.get("state") == "RUNNABLE"
+            and action.get("action") == "CANCEL"
+            and action.get("reason") == code
+        ):
+            seconds = float(action.get("maxTimeSeconds") or 0) * _job_state_time_scale
+            return seconds, f"Canceled by JobStateTimeLimit action due to reason: {code}"
+    return None
+
+
+def keep_job_state_time_limit_actions() -> None:
+    """Gap 20: moto drops a job queue's ``jobStateTimeLimitActions`` (CreateJobQueue and UpdateJobQueue
+    ignore them, DescribeJobQueues never returns them), so a stack that sets
+    ``job_state_time_limit_seconds`` never converges (the provider reads nothing back) and no stuck
+    job is ever cancelled. Now the queue keeps and returns them
+    (https://docs.aws.amazon.com/batch/latest/APIReference/API_JobStateTimeLimitAction.html), and
+    :func:`time_limit_action` tells the sandbox's runners when a job held RUNNABLE (the
+    ``stuck-runnable`` fault) is cancelled and with which reason. Sandbox only: the clock may be
+    scaled with :data:`JOB_STATE_TIME_SCALE_ENV`.
+    """
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    global _job_state_time_scale
+    _job_state_time_scale = job_state_time_scale()
+    if getattr(BatchResponse.__dict__["createjobqueue"], "_fanout_sandbox", False):
+        return
+    create_before = BatchResponse.__dict__["createjobqueue"]
+    update_before = BatchResponse.__dict__["updatejobqueue"]
+    describe_before = JobQueue.__dict__["describe"]
+
+    def remember(response: Any, answer: str) -> str:
+        actions = response._get_param("jobStateTimeLimitActions")
+        queue = response.batch_backend.get_job_queue(json.loads(answer)["jobQueueArn"])
+        if actions is not None and queue is not None:
+            setattr(queue, TIME_LIMIT_ACTIONS, [dict(action) for action in actions])
+        return answer
+
+    def createjobqueue(self: Any) -> str:
+        return remember(self, create_before(self))
+
+    def updatejobqueue(self: Any) -> str:
+        return remember(self, update_before(self))
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = dict(describe_before(self))
+        actions = getattr(self, TIME_LIMIT_ACTIONS, None)
+        if actions:
+            result["jobStateTimeLimitActions"] = [dict(action) for action in actions]
+        return result
+
+    createjobqueue._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(BatchResponse, "createjobqueue", createjobqueue)
+    patch_attribute(BatchResponse, "updatejobqueue", updatejobqueue)
+    patch_attribute(JobQueue, "describe", describe)
+
+
+# --- end of gap 20 ----------------------------------------------------------------------------------
+
 # --- all of them ----------------------------------------------------------------------------------
 
 
@@ -548,3 +643,4 @@ def apply_all(port: int) -> None:
     accept_integer_tolerated_failure_percentage()
     publish_execution_status_change_events()
     deliver_rule_targets_to_sns_topics()
+    keep_job_state_time_limit_actions()

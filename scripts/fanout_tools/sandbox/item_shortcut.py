@@ -143,6 +143,21 @@ def _load(account_id: str, bucket: str, key: str) -> bytes | None:
     return None if found is None else bytes(found.value)
 
 
+def batch_lines(account_id: str, bucket: str, key: str) -> int | None:
+    """Lines in the batch ``key``, from the size of its offset index (n + 1 eight-byte entries,
+    lambda/generator/batches.py); None when the index is missing or malformed."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+
+    try:
+        found = s3_backends[account_id]["aws"].get_object(bucket, reader_module().index_key(key))
+    except MissingBucket:
+        return None
+    if found is None or found.size < 8 or found.size % 8:
+        return None
+    return int(found.size // 8 - 1)
+
+
 @dataclass(frozen=True)
 class Resolved:
     """What the reader would have done for one child: exec ``argv`` (``path`` resolved on the child's

@@ -7,7 +7,8 @@ the handler runs in a subprocess (:mod:`fanout_tools.sandbox.lambda_bootstrap`) 
 environment variables, the sandbox endpoint and fake credentials. An unhandled exception comes back
 as AWS Lambda returns it: ``X-Amz-Function-Error: Unhandled`` and the payload
 ``{"errorType": <exception class>, "errorMessage": <message>, "stackTrace": [...]}``, so Step Functions
-reports error = class name.
+reports error = class name. A ``lambda-throttle`` fault (:mod:`fanout_tools.sandbox.faults`) makes
+the next invokes of the stack's generator answer ``TooManyRequestsException`` (HTTP 429) instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.sandbox import compat, layout
+from fanout_tools.sandbox import compat, faults, layout
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,24 @@ def _error(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode("utf-8")
 
 
-def install(port: int, base: Path) -> None:
-    """Make moto's no-Docker Lambda backend run real handlers (patches ``LambdaSimpleBackend.invoke``)."""
+def install(port: int, base: Path, fault_store: faults.Store | None = None) -> None:
+    """Make moto's no-Docker Lambda backend run real handlers (patches ``LambdaSimpleBackend.invoke``);
+    ``fault_store`` holds the sandbox's injected faults (``lambda-throttle`` acts here)."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     def invoke(
         self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
     ) -> bytes:
         fn = self.get_function(function_name, qualifier)
+        if (
+            fault_store is not None
+            and fn.function_name.endswith(faults.GENERATOR_SUFFIX)
+            and fault_store.take(faults.LAMBDA_THROTTLE) is not None
+        ):
+            log.warning("sandbox fault: %s: Invoke %s answered 429", faults.LAMBDA_THROTTLE, fn.function_name)
+            # Lambda answers a throttled invoke so (HTTP 429):
+            # https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors
+            raise faults.too_many_requests(f"Rate Exceeded. (sandbox fault: {faults.LAMBDA_THROTTLE})")
         payload, errored = invoke_function(fn, body, port, base)
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"

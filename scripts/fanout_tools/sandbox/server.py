@@ -4,7 +4,8 @@
 
 Started (detached) by ``fanout sandbox up``; not meant to be run by hand, though it may be, in the
 foreground, to watch its log. Before serving it applies the sandbox's moto configuration, the
-compatibility layer (:mod:`fanout_tools.sandbox.compat`) and the real Lambda/Batch runners.
+compatibility layer (:mod:`fanout_tools.sandbox.compat`) and the real Lambda/Batch runners, which
+read the faults ``fanout sandbox fault`` keeps in ``<state dir>/faults.json``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def configure(port: int, state_dir: Path, workers: int | None = None) -> None:
     """Everything the sandbox changes in moto, in one call (also used by in-process tests)."""
     from moto.core.config import default_user_config
 
-    from fanout_tools.sandbox import batch_runner, compat, lambda_runner
+    from fanout_tools.sandbox import batch_runner, compat, faults, lambda_runner
 
     for service, settings in MOTO_CONFIG.items():
         default_user_config[service] = dict(settings)  # type: ignore[literal-required]
@@ -44,7 +45,7 @@ def configure(port: int, state_dir: Path, workers: int | None = None) -> None:
     )
 
     state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS  # type: ignore[misc]
-    lambda_runner.install(port, _subdir(state_dir, "lambda"))
+    lambda_runner.install(port, _subdir(state_dir, "lambda"), faults.Store(state_dir))
     batch_runner.install(port, state_dir, workers)
 
 

@@ -37,6 +37,9 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.iam.access_control", "IAMPolicyStatement", "is_action_permitted"),
     ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication", "terminated"),
     ("moto.events.models", "Rule", "send_to_targets"),
+    ("moto.batch.responses", "BatchResponse", "createjobqueue"),
+    ("moto.batch.responses", "BatchResponse", "updatejobqueue"),
+    ("moto.batch.models", "JobQueue", "describe"),
 ]
 _MISSING = object()
 

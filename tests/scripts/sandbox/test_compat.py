@@ -469,6 +469,84 @@ def test_gap15_event_rules_deliver_to_sns_topics(monkeypatch: pytest.MonkeyPatch
         assert event["time"].endswith("Z")
 
 
+# --- gap 20 (fault injection: stuck-runnable) -------------------------------------------------------
+
+CAPACITY_LIMIT = {
+    "reason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "state": "RUNNABLE",
+    "maxTimeSeconds": 600,
+    "action": "CANCEL",
+}
+
+
+def test_gap20_job_queues_keep_their_job_state_time_limit_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS keeps and returns a queue's jobStateTimeLimitActions and cancels jobs stuck RUNNABLE for one
+    of their reasons; moto drops them. Kept, returned, and their (scaled) clock answered."""
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    for owner, name in (
+        (BatchResponse, "createjobqueue"),
+        (BatchResponse, "updatejobqueue"),
+        (JobQueue, "describe"),
+    ):
+        _restore(monkeypatch, owner, name)
+    with mock_aws():
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        _batch_stack(role)
+        batch = boto3.client("batch")
+        ce = batch.describe_compute_environments()["computeEnvironments"][0]["computeEnvironmentArn"]
+        order = [{"order": 1, "computeEnvironment": ce}]
+
+        def create(name: str) -> dict[str, Any]:
+            batch.create_job_queue(
+                jobQueueName=name,
+                state="ENABLED",
+                priority=1,
+                computeEnvironmentOrder=order,
+                jobStateTimeLimitActions=[CAPACITY_LIMIT],
+            )
+            return dict(batch.describe_job_queues(jobQueues=[name])["jobQueues"][0])
+
+        assert "jobStateTimeLimitActions" not in create("unpatched")  # the gap
+
+        monkeypatch.setenv(compat.JOB_STATE_TIME_SCALE_ENV, "0.001")
+        compat.keep_job_state_time_limit_actions()
+        compat.keep_job_state_time_limit_actions()  # idempotent: wraps once
+        assert create("kept")["jobStateTimeLimitActions"] == [CAPACITY_LIMIT]
+        longer = {**CAPACITY_LIMIT, "maxTimeSeconds": 1200}
+        batch.update_job_queue(jobQueue="kept", jobStateTimeLimitActions=[longer])
+        assert batch.describe_job_queues(jobQueues=["kept"])["jobQueues"][0]["jobStateTimeLimitActions"] == [
+            longer
+        ]
+        batch.update_job_queue(jobQueue="kept", priority=2)  # an update that does not name them keeps them
+        assert batch.describe_job_queues(jobQueues=["kept"])["jobQueues"][0]["jobStateTimeLimitActions"] == [
+            longer
+        ]
+
+        from moto.batch.models import batch_backends
+
+        queue = batch_backends["123456789012"]["us-east-1"].get_job_queue("kept")
+        stuck = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested"
+        assert compat.time_limit_action(queue, stuck) == pytest.approx(
+            (
+                1.2,
+                "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+            )
+        )
+        assert compat.time_limit_action(queue, "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - too big") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "scale"), [("", 1.0), ("0.01", 0.01), ("2", 2.0), ("0", 1.0), ("-1", 1.0), ("x", 1.0)]
+)
+def test_gap20_the_sandbox_clock_scale_is_a_positive_number_or_one(
+    monkeypatch: pytest.MonkeyPatch, raw: str, scale: float
+) -> None:
+    monkeypatch.setenv(compat.JOB_STATE_TIME_SCALE_ENV, raw)
+    assert compat.job_state_time_scale() == scale
+
+
 def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -480,6 +558,9 @@ def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) ->
 
     assert getattr(BaseExecutionWorkerCommunication.terminated, "_fanout_sandbox", False)
     assert getattr(Rule.send_to_targets, "_fanout_sandbox", False)
+    from moto.batch.responses import BatchResponse
+
+    assert getattr(BatchResponse.createjobqueue, "_fanout_sandbox", False)
     import os
 
     assert os.environ["MOTO_PORT"] == "40404"
