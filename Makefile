@@ -20,7 +20,7 @@ export TARGET
 # TF_CLI_CONFIG_FILE names a missing file). Commands that need providers get the project's own config.
 TF_FMT       := TF_CLI_CONFIG_FILE=/dev/null terraform fmt
 
-.PHONY: help setup fmt fmt-check lint validate render package plan apply run report status destroy unlock scan bench test clean lock sandbox-up sandbox-down
+.PHONY: help setup fmt fmt-check lint validate render package plan apply run report status destroy unlock scan bench test clean lock sandbox-up sandbox-down fault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ sandbox-up: $(STAMP) ## start the local sandbox account
 
 sandbox-down: $(STAMP) ## stop the local sandbox account
 	$(FANOUT) sandbox down
+
+fault: $(STAMP) ## sandbox: inject a fault, FAULT="job-exit --items 2,5" (FAULT=list shows them, FAULT=clear ends them)
+	$(FANOUT) sandbox fault $(or $(FAULT),list)
 
 # --- verification ---------------------------------------------------------------------------------
 scan: $(STAMP) ## checkov policy compliance scan (offline): source + plan, reports in reports/

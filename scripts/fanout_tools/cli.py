@@ -22,7 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
     "sandbox": (
         "fanout_tools.sandbox.cli",
-        "start, stop or inspect the local sandbox account (up|down|status)",
+        "start, stop or inspect the local sandbox account, or inject faults (up|down|status|fault)",
     ),
     "plan": ("fanout_tools.plan", "terraform plan against TARGET (sandbox by default)"),
     "apply": (
