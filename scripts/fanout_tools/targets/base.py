@@ -18,6 +18,11 @@ LOG_TAIL_LINES = 4
 # Where AWS Batch's awslogs driver writes when a job definition names no group.
 # https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html
 BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
+# botocore's retry policies (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html).
+DEFAULT_RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "standard"}
+# For bursts of calls that a service throttles (Batch TerminateJob/DescribeJobs answer
+# TooManyRequestsException): adaptive mode retries with backoff and jitter and slows the client down.
+THROTTLED_RETRIES: dict[str, Any] = {"max_attempts": 10, "mode": "adaptive"}
 
 
 def state_key(stack_name: str) -> str:
@@ -93,12 +98,14 @@ class Target(ABC):
         """Where API calls go when it is not AWS's own endpoint."""
         return None
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(self, service: str, region: str | None = None, retries: dict[str, Any] | None = None) -> Any:
+        """A client of ``service``; ``retries`` is botocore's retry configuration (default: standard
+        mode, 5 attempts), e.g. :data:`THROTTLED_RETRIES` for calls made in bursts."""
         from botocore.config import Config
 
         kwargs: dict[str, Any] = {
             "region_name": region or self.region,
-            "config": Config(retries={"max_attempts": 5, "mode": "standard"}),
+            "config": Config(retries=retries or DEFAULT_RETRIES),
         }
         if self.endpoint_url():
             kwargs["endpoint_url"] = self.endpoint_url()
