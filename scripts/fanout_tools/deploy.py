@@ -20,8 +20,9 @@ from fanout_tools.paths import build_dir, lambda_dir, runtime_dir
 from fanout_tools.targets import Target, resolve
 from fanout_tools.tf import TerraformRunner
 
-# Verbs that only read a deployed stack: no target lock, and a Terraform data dir of their own.
-READ_ONLY_VERBS = frozenset({"report", "status"})
+# Verbs that only read a deployed stack: no target lock, and a Terraform data dir of their own. (stop
+# changes executions and jobs, never the stack, and must work beside the `fanout run` it stops.)
+READ_ONLY_VERBS = frozenset({"report", "status", "stop"})
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
