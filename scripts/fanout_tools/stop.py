@@ -55,16 +55,15 @@ class StopError(FanoutError):
 class FoundJobs:
     """The jobs of one execution, and how they were found."""
 
-    ids: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # in the order found, each once
     child_executions: int = 0  # Map Run child executions whose histories were read
-    from_queue: bool = False  # children could not be listed: the queue's jobs of the run's time were used
     notes: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, ids: Iterable[str]) -> None:
-        seen = set(self.ids)
         for job_id in ids:
-            if job_id not in seen:
-                seen.add(job_id)
+            if job_id not in self._seen:
+                self._seen.add(job_id)
                 self.ids.append(job_id)
 
 
@@ -280,7 +279,6 @@ def queue_jobs_of(
                 ambiguous += 1
             else:
                 found.add([str(job["jobId"])])
-    found.from_queue = True
     found.notes.append(
         "this account cannot list the Map Run's child executions, so their jobs were taken from the "
         "queue: its open jobs created while the execution ran"
