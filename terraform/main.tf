@@ -155,6 +155,7 @@ module "state_machine" {
   max_concurrency              = var.max_concurrency
   items_per_batch              = var.items_per_batch
   tolerated_failure_percentage = var.tolerated_failure_percentage
+  tolerated_failure_count      = var.tolerated_failure_count
   execution_timeout_seconds    = var.execution_timeout_seconds
   batch_api_retry              = var.batch_api_retry
   kms_key_arn                  = local.uses_bucket ? var.kms_key_arn : null

@@ -96,13 +96,24 @@ variable "max_items" {
 }
 
 variable "tolerated_failure_percentage" {
-  description = "Distributed modes: percentage (a whole number) of failed child workflows the run tolerates before it fails."
+  description = "Failed items (a whole-number percentage of the run's items) a run tolerates: the run fails with ItemsFailed only when its failed items exceed both this and tolerated_failure_count. Every item is attempted either way."
   type        = number
   default     = 0
 
   validation {
     condition     = var.tolerated_failure_percentage >= local.settings.tolerated_failure_percentage.min && var.tolerated_failure_percentage <= local.settings.tolerated_failure_percentage.max && floor(var.tolerated_failure_percentage) == var.tolerated_failure_percentage
-    error_message = "tolerated_failure_percentage must be a whole number from ${local.settings.tolerated_failure_percentage.min} to ${local.settings.tolerated_failure_percentage.max} (ToleratedFailurePercentage is an integer)."
+    error_message = "tolerated_failure_percentage must be a whole number from ${local.settings.tolerated_failure_percentage.min} to ${local.settings.tolerated_failure_percentage.max}."
+  }
+}
+
+variable "tolerated_failure_count" {
+  description = "Failed items a run tolerates: the run fails with ItemsFailed only when its failed items exceed both this and tolerated_failure_percentage. Every item is attempted either way."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.tolerated_failure_count >= local.settings.tolerated_failure_count.min && floor(var.tolerated_failure_count) == var.tolerated_failure_count
+    error_message = "tolerated_failure_count must be a whole number >= ${local.settings.tolerated_failure_count.min}."
   }
 }
 

@@ -23,8 +23,9 @@ from typing import Any
 
 # History events, counted from the rendered state machine (no retries):
 # ExecutionStarted + generator Task (Entered, Scheduled, Started, Succeeded, Exited) + Map (Entered, Started,
-# Succeeded, Exited) + ExecutionSucceeded.
-PARENT_FIXED_EVENTS = 11
+# Succeeded, Exited) + SummarizeItems Task (5) + CheckTolerance Choice (Entered, Exited) + Done Succeed
+# (Entered, Exited) + ExecutionSucceeded. A failed item adds its two Pass states (4 events).
+PARENT_FIXED_EVENTS = 20
 # A Distributed Map adds MapRunStarted + MapRunSucceeded to the parent.
 MAP_RUN_EVENTS = 2
 # One inline-Map iteration with one submitJob.sync Task: MapIterationStarted, TaskStateEntered,

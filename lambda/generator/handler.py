@@ -124,6 +124,8 @@ class Request:
     count: int
     explicit: list[Any] | None
     template_json: str | None  # serialized template without the closing brace, for fast item encoding
+    rerun_of: str | None = None  # the execution whose failed items these are
+    from_failed_items: bool = False  # the items are that execution's failed-items list in S3
 
     def encoded(self) -> Iterator[str]:
         """Each item as compact JSON text, in order, produced lazily."""
@@ -147,6 +149,8 @@ class Request:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: :func:`generate`, with one structured log line saying how it went."""
     started = time.perf_counter()
+    if isinstance(event, dict) and "summarize" in event:
+        return _summarize(event["summarize"], started)
     execution = event.get("execution_name") if isinstance(event, dict) else None
     logger.append_keys(execution_name=execution if isinstance(execution, str) else None)
     try:
@@ -162,6 +166,42 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise
     batches = result.get("batch_count", len(result.get("batches", ())) or None)  # inline: no batches
     logger.info("work items generated", extra={"batch_count": batches, "duration_ms": _elapsed_ms(started)})
+    return result
+
+
+def _summarize(request: Any, started: float) -> dict[str, Any]:
+    """The summarize action (:mod:`summary`), with one structured log line saying how the run went."""
+    import boto3
+    import summary
+
+    if not isinstance(request, dict) or "execution_name" not in request or "count" not in request:
+        raise GeneratorConfigError(
+            "the summarize payload must be an object with execution_name and count; "
+            "the state machine's SummarizeItems state passes them"
+        )
+    settings = Settings.from_env()
+    logger.append_keys(mode=settings.mode, execution_name=request.get("execution_name"))
+    try:
+        result = summary.summarize(
+            request,
+            settings.mode,
+            settings.items_per_batch,
+            settings.bucket,
+            settings.runs_prefix,
+            boto3.client,
+        )
+    except Exception as err:
+        logger.exception("summarizing the run failed", extra=_failure(err, started))
+        raise
+    logger.info(
+        "items summarized",
+        extra={
+            "item_count": result["count"],
+            "failed_count": result["failed"],
+            "outcome": result["outcome"],
+            "duration_ms": _elapsed_ms(started),
+        },
+    )
     return result
 
 
@@ -185,6 +225,8 @@ def generate(event: dict[str, Any]) -> dict[str, Any]:
             "Invoke the generator through the state machine, which passes both."
         )
     request = validate_execution_input(event.get("input"), settings)
+    if request.from_failed_items:
+        request = _failed_items_request(request, settings)
     logger.append_keys(item_count=request.count)
     tracer.put_annotation(key="item_count", value=request.count)
     if settings.mode == "inline":
@@ -204,6 +246,27 @@ def generate(event: dict[str, Any]) -> dict[str, Any]:
     if settings.mode == "distributed":
         return distributed_result(request, settings, s3, run_prefix)
     return distributed_array_result(request, settings, s3, run_prefix)
+
+
+def _failed_items_request(request: Request, settings: Settings) -> Request:
+    """The items of ``{"rerun_of": name}``: that run's failed-items list (written by its SummarizeItems)."""
+    import boto3
+    import summary
+
+    key = f"{settings.runs_prefix}{request.rerun_of}/{summary.FAILED_ITEMS_FILE}"
+    s3 = boto3.client("s3")
+    try:
+        body = s3.get_object(Bucket=settings.bucket, Key=key)["Body"]
+    except s3.exceptions.NoSuchKey:
+        raise InvalidInputError(
+            f"execution {request.rerun_of!r} has no failed-items list (s3://{settings.bucket}/{key}): "
+            "either none of its items failed or it did not finish. Check it with `fanout status`."
+        ) from None
+    items = [json.loads(line)["item"] for line in body.iter_lines() if line.strip()]
+    if not items:
+        raise InvalidInputError(f"execution {request.rerun_of!r} has no failed items to rerun.")
+    _check_count(len(items), _ceiling(settings), settings)
+    return Request(len(items), items, None, request.rerun_of)
 
 
 def validate_execution_input(data: Any, settings: Settings, text: str | None = None) -> Request:
@@ -249,9 +312,31 @@ def parse_input(data: Any, settings: Settings) -> Request:
         raise InvalidInputError(
             f"the execution input must be a JSON object, got {type(data).__name__}. {shape}"
         )
-    unknown = sorted(set(data) - {"items", "count", "template"})
+    unknown = sorted(set(data) - {"items", "count", "template", "rerun_of"})
     if unknown:
         raise InvalidInputError(f"unknown input field(s) {', '.join(map(_name, unknown))}. {shape}")
+    rerun_of = data.get("rerun_of")
+    if "rerun_of" in data and (not isinstance(rerun_of, str) or not _EXECUTION_NAME.match(rerun_of)):
+        raise InvalidInputError(
+            f"'rerun_of' must be the name of an execution of this state machine, got {_shown(rerun_of)}. "
+            "`fanout rerun-failed EXECUTION` sets it."
+        )
+    if rerun_of and "items" not in data and "count" not in data:
+        if settings.mode == "inline":
+            raise InvalidInputError(
+                'in inline mode a rerun passes its items: {"items": [...], "rerun_of": "<execution>"}. '
+                "`fanout rerun-failed EXECUTION` builds it."
+            )
+        return Request(0, None, None, rerun_of, from_failed_items=True)
+    return _with_rerun(_parse_items(data, settings, shape), rerun_of)
+
+
+def _with_rerun(request: Request, rerun_of: str | None) -> Request:
+    request.rerun_of = rerun_of
+    return request
+
+
+def _parse_items(data: dict[str, Any], settings: Settings, shape: str) -> Request:
     if ("items" in data) == ("count" in data):
         raise InvalidInputError(f"give exactly one of 'items' or 'count'. {shape}")
     ceiling = _ceiling(settings)
@@ -360,7 +445,7 @@ def inline_result(request: Request, settings: Settings) -> dict[str, Any]:
     items = request.explicit
     if items is None:
         items = [json.loads(text) for text in request.encoded()]
-    result = {"mode": "inline", "count": request.count, "items": items}
+    result = {"mode": "inline", "count": request.count, "items": items, "rerun_of": request.rerun_of}
     size = len(_DUMPS(result).encode())
     budget = int(settings.limits["sfn_payload_bytes"]) - capacity.PAYLOAD_MARGIN_BYTES
     if size > budget:
@@ -378,7 +463,7 @@ def array_result(request: Request, settings: Settings, s3: Any, run_prefix: str)
         {"batch": k, "items_uri": f"s3://{settings.bucket}/{key}", "size": size}
         for k, key, size in write_jsonl_batches(request.encoded(), settings, s3, run_prefix)
     ]
-    result = {"mode": "array", "count": request.count, "batches": batches}
+    result = {"mode": "array", "count": request.count, "batches": batches, "rerun_of": request.rerun_of}
     size = len(_DUMPS(result).encode())
     budget = int(settings.limits["sfn_payload_bytes"]) - capacity.PAYLOAD_MARGIN_BYTES
     if size > budget:
@@ -402,7 +487,7 @@ def distributed_result(request: Request, settings: Settings, s3: Any, run_prefix
             out.write(row.encode())
             count = k + 1
         out.write(b"]")
-    return _manifest_result(settings, request.count, count, key)
+    return _manifest_result(settings, request, count, key)
 
 
 def distributed_array_result(
@@ -417,15 +502,16 @@ def distributed_array_result(
             out.write((b"," if k else b"") + _DUMPS(row).encode())
             count = k + 1
         out.write(b"]")
-    return _manifest_result(settings, request.count, count, key)
+    return _manifest_result(settings, request, count, key)
 
 
-def _manifest_result(settings: Settings, count: int, batches: int, key: str) -> dict[str, Any]:
+def _manifest_result(settings: Settings, request: Request, batches: int, key: str) -> dict[str, Any]:
     return {
         "mode": settings.mode,
-        "count": count,
+        "count": request.count,
         "batch_count": batches,
         "manifest": {"bucket": settings.bucket, "key": key},
+        "rerun_of": request.rerun_of,
     }
 
 

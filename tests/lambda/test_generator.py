@@ -94,6 +94,7 @@ def test_inline_returns_explicit_items_unchanged(generator_env, invoke):
         "mode": "inline",
         "count": 5,
         "items": items,
+        "rerun_of": None,
     }
 
 
@@ -149,6 +150,7 @@ def test_distributed_mode_writes_manifest_of_batches(generator_env, s3_bucket, i
         "count": 10,
         "batch_count": 3,
         "manifest": {"bucket": BUCKET, "key": "runs/run-d/manifest.json"},
+        "rerun_of": None,
     }
     manifest = json.loads(read_object(s3_bucket, "runs/run-d/manifest.json"))
     assert [(row["batch"], row["first_index"], len(row["items"])) for row in manifest] == [

@@ -56,11 +56,14 @@ def test_language_service_accepts_every_committed_mode_with_concrete_arns():
 
 
 def test_rendered_percentages_are_integers():
-    for mode in render.DISTRIBUTED_MODES:
+    for mode in render.MODES:
         for value in (0, 5, 100):
             text = render.render_concrete(mode, {**SENTINEL_VALUES, "tolerated_failure_percentage": value})
-            assert f'"ToleratedFailurePercentage": {value},' in text
-            assert json.loads(text)["States"]["FanOut"]["ToleratedFailurePercentage"] == value
+            assert f'"tolerated_failure_percentage": {value}\n' in text
+            summarize = json.loads(text)["States"]["SummarizeItems"]["Parameters"]["Payload"]["summarize"]
+            assert summarize["tolerated_failure_percentage"] == value
+            if mode in render.DISTRIBUTED_MODES:  # every failed child tolerated: items are counted after
+                assert json.loads(text)["States"]["FanOut"]["ToleratedFailurePercentage"] == 100
 
 
 def broken(mode: str, old: str, new: str) -> tuple[str, str]:
@@ -81,13 +84,13 @@ def broken(mode: str, old: str, new: str) -> tuple[str, str]:
         ),
         (
             "distributed",
-            '"ToleratedFailurePercentage": 0,',
-            '"ToleratedFailurePercentage": 0.00,',
+            '"ToleratedFailurePercentage": 100,',
+            '"ToleratedFailurePercentage": 100.00,',
             "Incorrect type. Expected one of integer, JSONata expression",
         ),
         (
             "distributed_array",
-            '"ToleratedFailurePercentage": 0,',
+            '"ToleratedFailurePercentage": 100,',
             '"ToleratedFailurePercentage": 12.5,',
             "Incorrect type. Expected one of integer, JSONata expression",
         ),

@@ -70,10 +70,13 @@ def test_every_option_combination_renders_valid_asl(mode, conc, attempts, timeou
     assert definition["TimeoutSeconds"] == timeout
     fan_out = definition["States"]["FanOut"]
     assert fan_out["MaxConcurrency"] == (1 if conc == "min" else ceiling)
+    # The item threshold goes to SummarizeItems in every mode; a Distributed Map tolerates every failed
+    # child (it counts batches, not items), so every item is attempted.
+    summarize = definition["States"]["SummarizeItems"]["Parameters"]["Payload"]["summarize"]
+    assert summarize["tolerated_failure_percentage"] == tolerated
+    assert summarize["tolerated_failure_count"] == 0
     if mode in render.DISTRIBUTED_MODES:
-        # an integer, as AWS's ASL schema types it (the sandbox's parser is patched to accept it)
-        assert fan_out["ToleratedFailurePercentage"] == tolerated
-        assert isinstance(fan_out["ToleratedFailurePercentage"], int)
+        assert fan_out["ToleratedFailurePercentage"] == 100
     for task in tasks(definition, "batch:submitJob.sync"):
         (retrier,) = task["Retry"]
         assert retrier["MaxAttempts"] == attempts and retrier["BackoffRate"] == float(backoff)
@@ -103,8 +106,19 @@ def tasks(definition: dict, integration: str) -> list[dict]:
 @pytest.mark.parametrize("mode", render.MODES)
 def test_every_mode_has_the_promised_structure(mode):
     definition = concrete(mode)
-    (generator,) = tasks(definition, "lambda:invoke")
+    generator, summarize = tasks(definition, "lambda:invoke")
     assert generator["Parameters"]["Payload"] == {"input.$": "$", "execution_name.$": "$$.Execution.Name"}
+    # after the fan-out, the same function summarizes: every item attempted, then the threshold
+    assert summarize is definition["States"]["SummarizeItems"]
+    assert summarize["Parameters"]["FunctionName"] == generator["Parameters"]["FunctionName"]
+    assert summarize["OutputPath"] == "$.summary" and summarize["Next"] == "CheckTolerance"
+    assert definition["States"]["ItemsFailed"] == {
+        "Type": "Fail",
+        "Comment": definition["States"]["ItemsFailed"]["Comment"],
+        "Error": "ItemsFailed",
+        "CausePath": "$.cause",
+    }
+    assert definition["States"]["FanOut"]["Next"] == "SummarizeItems"
     assert generator["OutputPath"] == "$.generated"
     (lambda_retry,) = generator["Retry"]
     assert "Lambda.ServiceException" in lambda_retry["ErrorEquals"]
@@ -155,7 +169,10 @@ def test_the_item_value_reaches_the_job(mode):
     else:
         assert per_item_map["ItemsPath"] == "$.items"  # the generator's {"items": [...]}
     assert per_item_map["ItemSelector"]["item.$"] == "$$.Map.Item.Value"
-    (job,) = per_item_map["ItemProcessor"]["States"].values()
+    job = per_item_map["ItemProcessor"]["States"]["SubmitItemJob"]
+    # a failed job is caught in its iteration (every other item still runs) and becomes a record
+    assert [c["Next"] for c in job["Catch"]] == ["ReadItemFailedJob", "ItemNotRun"]
+    assert job["Catch"][0]["ErrorEquals"] == ["States.TaskFailed"]
     assert job["Parameters"]["Parameters"] == {
         "item.$": "States.JsonToString($.item)",  # Batch parameters are strings: the item as JSON text
         "index.$": "States.Format('{}', $.index)",

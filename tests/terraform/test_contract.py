@@ -94,6 +94,7 @@ BAD_VALUES: list[tuple[str, Any, dict[str, Any]]] = [
     ("max_concurrency", 41, {}),
     ("items_per_batch", 10_001, {}),
     ("tolerated_failure_percentage", 12.5, {}),
+    ("tolerated_failure_count", -1, {}),
     ("execution_timeout_seconds", 59, {}),
     ("batch_api_retry", {"max_attempts": -1}, {}),
     ("job_state_time_limit_seconds", 599, {}),
@@ -110,7 +111,12 @@ def _module_inputs(module: str, package: Path) -> dict[str, Any]:
     retry = {attr: contract().default(f"batch_api_retry_{attr}") for attr in SETTINGS["batch_api_retry"]}
     numbers = {
         n: contract().default(n)
-        for n in ("max_concurrency", "items_per_batch", "tolerated_failure_percentage")
+        for n in (
+            "max_concurrency",
+            "items_per_batch",
+            "tolerated_failure_percentage",
+            "tolerated_failure_count",
+        )
     }
     return {
         "batch": {

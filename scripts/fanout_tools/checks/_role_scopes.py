@@ -34,7 +34,7 @@ ROLE_SCOPES: dict[str, Any] = {
             "managed_policies": [],
         },
         "module.generator.aws_iam_role.this": {
-            "purpose": "generator Lambda: its own logs, X-Ray, run objects in the bucket",
+            "purpose": "generator Lambda: its own logs, X-Ray, run objects in the bucket, and reading Batch jobs to name a run's failed items",
             "principal": "lambda.amazonaws.com",
             "grants": [
                 {
@@ -44,8 +44,9 @@ ROLE_SCOPES: dict[str, Any] = {
                     ],
                 },
                 {"actions": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "resources": ["*"]},
+                {"actions": ["batch:DescribeJobs", "batch:ListJobs"], "resources": ["*"]},
                 {
-                    "actions": ["s3:AbortMultipartUpload", "s3:PutObject"],
+                    "actions": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
                     "resources": ["arn:${partition}:s3:::${bucket}/${runs_prefix}*"],
                 },
                 {"actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": ["${kms_key_arn}"]},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from functools import cache
 from typing import Any
 
@@ -618,96 +619,114 @@ def keep_job_state_time_limit_actions() -> None:
 
 # --- end of gap 20 ----------------------------------------------------------------------------------
 
-# --- gaps 17-19: stopping and redriving executions (fanout stop, fanout redrive) -------------------
+# --- gap 16: the Distributed Map's ResultWriter writes no result files ---------------------------
 
 
-def stopped_executions_end_aborted() -> None:
-    """Gap 17 (found by this project): StopExecution on an execution that is in an inline Map (every
-    fan-out is) ends it FAILED with ``States.Runtime`` (``AttributeError('str' object has no attribute
-    'get')``), not ABORTED. The stop reaches each iteration, each reports MapIterationAborted with empty
-    details, the Map state trips over them, and the program's error handler then replaces the stopped
-    state with that error. In AWS a stopped execution is ABORTED whatever its states were doing
-    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). Now an error
-    raised after the stop leaves the stopped state as it is: the execution ends ABORTED, with its
-    ``ExecutionAborted`` event.
+def result_file_entry(
+    map_run_arn: str, index: int, child_input: Any, state: Any, output: Any
+) -> dict[str, Any]:
+    """One child execution in AWS's result-file shape
+    (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html)."""
+    import datetime as dt
+
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+
+    now = dt.datetime.now(dt.UTC).isoformat()
+    arn = map_run_arn.replace(":mapRun:", ":execution:", 1).rsplit(":", 1)[0] + f":{index:08d}"
+    entry: dict[str, Any] = {
+        "ExecutionArn": arn,
+        "Input": json.dumps(child_input),
+        "InputDetails": {"Included": True},
+        "Name": arn.rsplit(":", 1)[-1],
+        "StartDate": now,
+        "StopDate": now,
+        "StateMachineArn": map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1),
+    }
+    if isinstance(state, ProgramError):
+        error = getattr(state, "error", None) or {}
+        entry.update(
+            Status="FAILED", Error=error.get("error", "States.Runtime"), Cause=error.get("cause", "")
+        )
+    elif isinstance(state, ProgramStopped) or output is None:
+        entry.update(Status="FAILED" if output is None else "ABORTED", Error="States.Runtime", Cause="")
+    else:
+        entry.update(Status="SUCCEEDED", Output=json.dumps(output), OutputDetails={"Included": True})
+    return entry
+
+
+def write_map_run_result_files() -> None:
+    """Gap 16 (found by this project): moto's ``ResultWriter`` writes a manifest whose ``ResultFiles``
+    are always empty ("TODO: generate result files") and keeps no child's outcome; AWS writes
+    ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` beside ``manifest.json``, each a JSON
+    array of child executions with Input, Output or Error and Cause, and Status. The sandbox now records
+    each child's input (after ItemSelector) and outcome per Map Run and writes those files the same way
+    (one file per status; AWS splits at 5 GB). The child ARNs are made up (moto runs children in process).
     """
-    from moto.stepfunctions.parser.asl.eval.environment import Environment
-    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker_module,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+        resource_eval_s3,
+    )
 
-    original = Environment.__dict__["set_error"]
-    if getattr(original, "_fanout_sandbox", False):
+    worker = worker_module.DistributedItemProcessorWorker
+    eval_job_before = worker._eval_job
+    if getattr(eval_job_before, "_fanout_sandbox", False):
         return
+    eval_input_before = worker._eval_input
+    selected = threading.local()
 
-    def set_error(self: Any, error: Any) -> None:
-        with self._state_mutex:  # a re-entrant lock: the original takes it again
-            if isinstance(self._program_state, ProgramStopped):
-                return
-            original(self, error)
+    def eval_input(self: Any, env_frame: Any) -> None:
+        eval_input_before(self, env_frame)
+        selected.value = env_frame.states.get_input()
 
-    set_error._fanout_sandbox = True  # type: ignore[attr-defined]
-    patch_attribute(Environment, "set_error", set_error)
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        selected.value = job.job_input
+        eval_job_before(self, env, job)
+        record = self._map_run_record
+        with _RESULTS_LOCK:
+            results = record.__dict__.setdefault("_fanout_results", [])
+            results.append(
+                result_file_entry(
+                    record.map_run_arn, job.job_index, selected.value, env.program_state(), job.job_output
+                )
+            )
 
+    eval_job._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(worker, "_eval_input", eval_input)
+    patch_attribute(worker, "_eval_job", eval_job)
 
-MAP_RUN_CHILDREN_REFUSAL = (
-    "the local sandbox cannot list a Map Run's child executions: its Step Functions emulator "
-    f"(moto {MOTO_VERSION}) runs them inside the parent execution, without ARNs or histories of their own"
-)
+    handler_before = resource_eval_s3.ResourceEvalS3._handle_put_object
 
+    def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        record = env.map_run_record_pool_manager.get_all()[-1]
+        handler_before(env, resource_runtime_part, state_credentials)
+        details = env.stack[-1]["ResultWriterDetails"]
+        s3 = resource_eval_s3.ResourceEvalS3._get_s3_client(resource_runtime_part, state_credentials)
+        manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+        folder = details["Key"].rsplit("/", 1)[0]
+        with _RESULTS_LOCK:
+            results = list(record.__dict__.get("_fanout_results", []))
+        for status in ("SUCCEEDED", "FAILED", "PENDING"):
+            chosen = [
+                r
+                for r in results
+                if r["Status"] == status or (status == "FAILED" and r["Status"] == "ABORTED")
+            ]
+            if not chosen:
+                continue
+            body = json.dumps(chosen).encode()
+            key = f"{folder}/{status}_0.json"
+            s3.put_object(Bucket=details["Bucket"], Key=key, Body=body)
+            manifest["ResultFiles"][status] = [{"Key": key, "Size": len(body)}]
+        s3.put_object(
+            Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest, indent=2).encode()
+        )
 
-def refuse_listing_map_run_children() -> None:
-    """Gap 18: ``ListExecutions`` with ``mapRunArn`` answers HTTP 500 (moto builds a state machine ARN
-    from None). A 500 is retried by every SDK (five attempts with backoff: ~15 s lost per call) before
-    the caller learns anything. moto has no child executions to list (a Distributed Map's children run
-    inside the parent, with no ARN or history), so the faithful answer is not possible; now the call
-    fails at once, as a client error (HTTP 400 ``ValidationException``) that says so
-    (:data:`MAP_RUN_CHILDREN_REFUSAL`). Listing by ``stateMachineArn`` is unchanged.
-    """
-    from moto.core.exceptions import AWSError
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    original = StepFunctionResponse.__dict__["list_executions"]
-    if getattr(original, "_fanout_sandbox", False):
-        return
-
-    def list_executions(self: Any) -> Any:
-        if self._get_param("mapRunArn"):
-            raise AWSError(MAP_RUN_CHILDREN_REFUSAL, "ValidationException")
-        return original(self)
-
-    list_executions._fanout_sandbox = True  # type: ignore[attr-defined]
-    patch_attribute(StepFunctionResponse, "list_executions", list_executions)
-
-
-REDRIVE_REFUSAL = (
-    "the local sandbox cannot redrive executions: its Step Functions emulator "
-    f"(moto {MOTO_VERSION}) can only run an execution from its start, not resume one where it stopped; "
-    "a real account (TARGET=aws) can"
-)
-
-
-def refuse_redrive_execution() -> None:
-    """Gap 19: moto has no ``RedriveExecution`` (HTTP 500, NotImplementedError, retried by every SDK).
-
-    A redrive resumes an execution where it failed, stopped or timed out, under the same ARN and with
-    its history kept, re-running only unsuccessful iterations and a failed Map Run
-    (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html). moto's interpreter
-    can only start a program from ``StartAt``, and starting over is not a redrive, so the sandbox does
-    not pretend: it answers as AWS answers an execution that cannot be redriven, ``ExecutionNotRedrivable``
-    (HTTP 400) saying why (:data:`REDRIVE_REFUSAL`), after ``ExecutionDoesNotExist`` for an unknown
-    execution, as AWS checks first.
-    """
-    from moto.core.exceptions import AWSError
-    from moto.core.responses import ActionResult
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    def redrive_execution(self: Any) -> ActionResult:
-        self.stepfunction_backend.describe_execution(self._get_param("executionArn"))  # may not exist
-        raise AWSError(REDRIVE_REFUSAL, "ExecutionNotRedrivable")
-
-    patch_attribute(StepFunctionResponse, "redrive_execution", redrive_execution)
+    patch_attribute(resource_eval_s3.ResourceEvalS3, "_handle_put_object", staticmethod(handle_put_object))
 
 
-# --- end of gaps 17-19 -----------------------------------------------------------------------------
+_RESULTS_LOCK = threading.Lock()
 
 
 # --- all of them ----------------------------------------------------------------------------------
@@ -736,6 +755,4 @@ def apply_all(port: int) -> None:
     publish_execution_status_change_events()
     deliver_rule_targets_to_sns_topics()
     keep_job_state_time_limit_actions()
-    stopped_executions_end_aborted()
-    refuse_listing_map_run_children()
-    refuse_redrive_execution()
+    write_map_run_result_files()

@@ -62,12 +62,22 @@ data "aws_iam_policy_document" "this" {
     resources = ["*"]
   }
 
+  # Naming a run's failed items (the summarize action): DescribeJobs and ListJobs (failed array
+  # children) have no resource-level permissions:
+  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbatch.html
+  statement {
+    sid       = "ReadBatchJobs"
+    actions   = ["batch:DescribeJobs", "batch:ListJobs"]
+    resources = ["*"]
+  }
+
+  # Items, Map Run result files and the failed-item list of a run; a rerun reads the list back.
   dynamic "statement" {
     for_each = local.writes_s3 ? [var.bucket_name] : []
 
     content {
       sid       = "WriteRunObjects"
-      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
       resources = ["arn:${local.partition}:s3:::${statement.value}/${var.runs_prefix}*"]
     }
   }

@@ -25,6 +25,7 @@ locals {
     max_concurrency                   = var.max_concurrency
     items_per_batch                   = var.items_per_batch
     tolerated_failure_percentage      = var.tolerated_failure_percentage
+    tolerated_failure_count           = var.tolerated_failure_count
     execution_timeout_seconds         = var.execution_timeout_seconds
     batch_api_retry_max_attempts      = var.batch_api_retry.max_attempts
     batch_api_retry_interval_seconds  = var.batch_api_retry.interval_seconds

@@ -40,6 +40,24 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.batch.responses", "BatchResponse", "createjobqueue"),
     ("moto.batch.responses", "BatchResponse", "updatejobqueue"),
     ("moto.batch.models", "JobQueue", "describe"),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."
+        "distributed_item_processor_worker",
+        "DistributedItemProcessorWorker",
+        "_eval_job",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."
+        "distributed_item_processor_worker",
+        "DistributedItemProcessorWorker",
+        "_eval_input",
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval."
+        "resource_eval_s3",
+        "ResourceEvalS3",
+        "_handle_put_object",
+    ),
 ]
 _MISSING = object()
 
