@@ -619,6 +619,98 @@ def keep_job_state_time_limit_actions() -> None:
 
 # --- end of gap 20 ----------------------------------------------------------------------------------
 
+# --- gaps 17-19: stopping and redriving executions (fanout stop, fanout redrive) -------------------
+
+
+def stopped_executions_end_aborted() -> None:
+    """Gap 17 (found by this project): StopExecution on an execution that is in an inline Map (every
+    fan-out is) ends it FAILED with ``States.Runtime`` (``AttributeError('str' object has no attribute
+    'get')``), not ABORTED. The stop reaches each iteration, each reports MapIterationAborted with empty
+    details, the Map state trips over them, and the program's error handler then replaces the stopped
+    state with that error. In AWS a stopped execution is ABORTED whatever its states were doing
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html). Now an error
+    raised after the stop leaves the stopped state as it is: the execution ends ABORTED, with its
+    ``ExecutionAborted`` event.
+    """
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    original = Environment.__dict__["set_error"]
+    if getattr(original, "_fanout_sandbox", False):
+        return
+
+    def set_error(self: Any, error: Any) -> None:
+        with self._state_mutex:  # a re-entrant lock: the original takes it again
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            original(self, error)
+
+    set_error._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(Environment, "set_error", set_error)
+
+
+MAP_RUN_CHILDREN_REFUSAL = (
+    "the local sandbox cannot list a Map Run's child executions: its Step Functions emulator "
+    f"(moto {MOTO_VERSION}) runs them inside the parent execution, without ARNs or histories of their own"
+)
+
+
+def refuse_listing_map_run_children() -> None:
+    """Gap 18: ``ListExecutions`` with ``mapRunArn`` answers HTTP 500 (moto builds a state machine ARN
+    from None). A 500 is retried by every SDK (five attempts with backoff: ~15 s lost per call) before
+    the caller learns anything. moto has no child executions to list (a Distributed Map's children run
+    inside the parent, with no ARN or history), so the faithful answer is not possible; now the call
+    fails at once, as a client error (HTTP 400 ``ValidationException``) that says so
+    (:data:`MAP_RUN_CHILDREN_REFUSAL`). Listing by ``stateMachineArn`` is unchanged.
+    """
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.__dict__["list_executions"]
+    if getattr(original, "_fanout_sandbox", False):
+        return
+
+    def list_executions(self: Any) -> Any:
+        if self._get_param("mapRunArn"):
+            raise AWSError(MAP_RUN_CHILDREN_REFUSAL, "ValidationException")
+        return original(self)
+
+    list_executions._fanout_sandbox = True  # type: ignore[attr-defined]
+    patch_attribute(StepFunctionResponse, "list_executions", list_executions)
+
+
+REDRIVE_REFUSAL = (
+    "the local sandbox cannot redrive executions: its Step Functions emulator "
+    f"(moto {MOTO_VERSION}) can only run an execution from its start, not resume one where it stopped; "
+    "a real account (TARGET=aws) can"
+)
+
+
+def refuse_redrive_execution() -> None:
+    """Gap 19: moto has no ``RedriveExecution`` (HTTP 500, NotImplementedError, retried by every SDK).
+
+    A redrive resumes an execution where it failed, stopped or timed out, under the same ARN and with
+    its history kept, re-running only unsuccessful iterations and a failed Map Run
+    (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html). moto's interpreter
+    can only start a program from ``StartAt``, and starting over is not a redrive, so the sandbox does
+    not pretend: it answers as AWS answers an execution that cannot be redriven, ``ExecutionNotRedrivable``
+    (HTTP 400) saying why (:data:`REDRIVE_REFUSAL`), after ``ExecutionDoesNotExist`` for an unknown
+    execution, as AWS checks first.
+    """
+    from moto.core.exceptions import AWSError
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def redrive_execution(self: Any) -> ActionResult:
+        self.stepfunction_backend.describe_execution(self._get_param("executionArn"))  # may not exist
+        raise AWSError(REDRIVE_REFUSAL, "ExecutionNotRedrivable")
+
+    patch_attribute(StepFunctionResponse, "redrive_execution", redrive_execution)
+
+
+# --- end of gaps 17-19 -----------------------------------------------------------------------------
+
+
 # --- gap 16: the Distributed Map's ResultWriter writes no result files ---------------------------
 
 
@@ -755,4 +847,7 @@ def apply_all(port: int) -> None:
     publish_execution_status_change_events()
     deliver_rule_targets_to_sns_topics()
     keep_job_state_time_limit_actions()
+    stopped_executions_end_aborted()
+    refuse_listing_map_run_children()
+    refuse_redrive_execution()
     write_map_run_result_files()

@@ -644,3 +644,135 @@ def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) ->
         boto3.client("stepfunctions").describe_state_machine(
             stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:none"
         )
+
+
+# --- gaps 17-19: stopping and redriving executions ---------------------------------------------------
+
+WAITING_MAP = {
+    "StartAt": "Map",
+    "States": {
+        "Map": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 2,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Wait",
+                "States": {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}},
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def _stopped(sfn: Any, role: str, name: str) -> dict[str, Any]:
+    """Start WAITING_MAP, stop it while its iterations wait, and return it once it has ended."""
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(WAITING_MAP), roleArn=role)
+    arn = sfn.start_execution(
+        stateMachineArn=machine["stateMachineArn"], name=f"{name}-run", input=json.dumps({"items": [1, 2, 3]})
+    )["executionArn"]
+    time.sleep(0.5)  # the iterations are waiting
+    sfn.stop_execution(executionArn=arn, cause="stopped by the test")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise AssertionError("the stopped execution did not end in 20 s")
+
+
+def test_gap17_a_stopped_execution_in_a_map_ends_aborted(
+    sandbox_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS: a stopped execution is ABORTED. Unpatched moto: FAILED with States.Runtime (AttributeError)."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    _restore(monkeypatch, Environment, "set_error")
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sfn = boto3.client("stepfunctions")
+        before = _stopped(sfn, role, "unpatched")
+        assert (before["status"], before.get("error")) == ("FAILED", "States.Runtime")
+        compat.stopped_executions_end_aborted()
+        compat.stopped_executions_end_aborted()  # idempotent: wraps once
+        after = _stopped(sfn, role, "patched")
+        assert after["status"] == "ABORTED"
+        events = sfn.get_execution_history(executionArn=after["executionArn"])["events"]
+        kinds = [event["type"] for event in events]
+        assert "ExecutionAborted" in kinds and "ExecutionFailed" not in kinds
+        # an execution that fails on its own still fails
+        failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Bad", "Cause": "input"}}}
+        assert _run(sfn, failing, role, "failing")["error"] == "Bad"
+
+
+def test_gap18_listing_a_map_runs_children_fails_at_once_with_a_client_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unpatched: a server error (HTTP 500, retried by SDKs). Patched: ValidationException, not retried."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    _restore(monkeypatch, StepFunctionResponse, "list_executions")
+    map_run = "arn:aws:states:us-east-1:123456789012:mapRun:machine/FanOut:0b2e3c4d"
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        with pytest.raises(TypeError):  # the gap (an HTTP 500 from the server)
+            sfn.list_executions(mapRunArn=map_run)
+        compat.refuse_listing_map_run_children()
+        compat.refuse_listing_map_run_children()  # idempotent: wraps once
+        with pytest.raises(ClientError) as refused:
+            sfn.list_executions(mapRunArn=map_run)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "cannot list a Map Run's child executions" in refused.value.response["Error"]["Message"]
+        machine = "arn:aws:states:us-east-1:123456789012:stateMachine:none"
+        with pytest.raises(ClientError) as missing:  # listing by state machine: moto's answer, as before
+            sfn.list_executions(stateMachineArn=machine)
+        assert missing.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+def test_gap19_redrive_execution_is_refused_as_aws_refuses_an_execution_it_cannot_redrive(
+    sandbox_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unpatched: NotImplementedError (HTTP 500). Patched: ExecutionNotRedrivable saying why, after
+    ExecutionDoesNotExist for an unknown execution."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    monkeypatch.setattr(StepFunctionResponse, "redrive_execution", None, raising=False)
+    monkeypatch.delattr(StepFunctionResponse, "redrive_execution")  # moto as released: no such method
+    failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Bad", "Cause": "input"}}}
+    with mock_aws(config=sandbox_config):
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sfn = boto3.client("stepfunctions")
+        failed = _run(sfn, failing, role, "failing")
+        with pytest.raises(NotImplementedError):  # the gap
+            sfn.redrive_execution(executionArn=failed["executionArn"])
+        compat.refuse_redrive_execution()
+        with pytest.raises(ClientError) as refused:
+            sfn.redrive_execution(executionArn=failed["executionArn"], clientToken="token-1")
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ExecutionNotRedrivable"
+        assert error["Message"] == compat.REDRIVE_REFUSAL
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert sfn.describe_execution(executionArn=failed["executionArn"])["status"] == "FAILED"  # untouched
+        unknown = failed["executionArn"].replace("failing-run", "no-such-run")
+        with pytest.raises(ClientError) as missing:
+            sfn.redrive_execution(executionArn=unknown)
+        assert missing.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
+def test_apply_all_installs_the_stop_and_redrive_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    for owner, name in ((Environment, "set_error"), (StepFunctionResponse, "list_executions")):
+        _restore(monkeypatch, owner, name)
+    monkeypatch.setattr(StepFunctionResponse, "redrive_execution", None, raising=False)
+    compat.apply_all(40405)
+    assert getattr(Environment.set_error, "_fanout_sandbox", False)
+    assert getattr(StepFunctionResponse.list_executions, "_fanout_sandbox", False)
+    assert StepFunctionResponse.redrive_execution is not None
+
+
+# --- end of gaps 17-19 -----------------------------------------------------------------------------
