@@ -20,7 +20,7 @@ export TARGET
 # TF_CLI_CONFIG_FILE names a missing file). Commands that need providers get the project's own config.
 TF_FMT       := TF_CLI_CONFIG_FILE=/dev/null terraform fmt
 
-.PHONY: help setup fmt fmt-check lint validate render package plan apply run report status stop redrive destroy unlock scan bench test clean lock sandbox-up sandbox-down fault
+.PHONY: help setup fmt fmt-check lint validate render package plan apply run report status stop redrive rerun-failed destroy unlock scan bench test clean lock sandbox-up sandbox-down fault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ report: $(STAMP) ## HTML run report (timeline, throughput, failures, cost) of th
 
 status: $(STAMP) ## failed items first (job, exit code, log tail), then the counts: last run, or EXECUTION=name
 	$(FANOUT) status --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(EXECUTION)
+
+rerun-failed: $(STAMP) ## run exactly the failed items of the last run (or EXECUTION=name) again, follow it
+	$(FANOUT) rerun-failed --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(EXECUTION)
 
 stop: $(STAMP) ## stop the last run (or EXECUTION=name); terminate its queued and running Batch jobs
 	$(FANOUT) stop --target $(TARGET) $(if $(VARS),--var-file $(VARS)) $(EXECUTION)

@@ -39,6 +39,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "status": ("fanout_tools.status", "an execution's failed items (where, why, log tail), then its counts"),
     "stop": ("fanout_tools.stop", "stop an execution and terminate its queued and running Batch jobs"),
     "redrive": ("fanout_tools.redrive", "resume a stopped, timed-out or failed execution where it stopped"),
+    "rerun-failed": ("fanout_tools.rerun", "run exactly the failed items of an execution again"),
     "render": ("fanout_tools.render", "render the state-machine definitions and IAM policies (all modes)"),
     "package": ("fanout_tools.package", "build the generator Lambda zip reproducibly"),
     "bench": ("fanout_tools.bench.cli", "benchmark every fan-out mode beside the AWS sample design"),

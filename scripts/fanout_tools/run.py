@@ -661,14 +661,16 @@ def interrupted(stack: Stack, outputs: dict[str, Any], arn: str) -> int:
 
             print(f"stopping {name} ...", flush=True)
             try:
-                stop.stop_execution(stack, outputs, arn, "stopped from fanout run (Ctrl-C)")
+                stopped = stop.stop_execution(stack, outputs, arn, "stopped from fanout run (Ctrl-C)")
             except KeyboardInterrupt:
                 print(
                     f"interrupted while stopping {name}; whether it stopped: "
                     f"`{stack.hint(f'status EXECUTION={name}')}`"
                 )
                 return 130
-            print(f"stopped {name}; what it did: `{stack.hint(f'status EXECUTION={name}')}`")
+            for line in stopped.lines():
+                print(line)
+            print(f"what its items did: `{stack.hint(f'status EXECUTION={name}')}`")
             return 130
         print(f"left {name} running")
     else:

@@ -192,14 +192,16 @@ def test_a_run_whose_items_failed_ends_with_them_first_and_says_what_to_do(
 
 @pytest.fixture
 def stop_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """``fanout_tools.stop.stop_execution``, recorded (whether or not the real module is there yet)."""
-    import fanout_tools
+    """``fanout_tools.stop.stop_execution``, recorded instead of called."""
+    from fanout_tools import stop
 
     calls: list[tuple[Any, ...]] = []
-    fake = types.ModuleType("fanout_tools.stop")
-    fake.stop_execution = lambda *args: calls.append(args)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fanout_tools.stop", fake)
-    monkeypatch.setattr(fanout_tools, "stop", fake, raising=False)
+
+    def stop_execution(*args: Any) -> Any:
+        calls.append(args)
+        return types.SimpleNamespace(lines=lambda: ["stopped r2 (RUNNING -> ABORTED); terminated 3 jobs"])
+
+    monkeypatch.setattr(stop, "stop_execution", stop_execution)
     return calls
 
 
@@ -233,7 +235,8 @@ def test_ctrl_c_then_s_stops_the_execution(
     assert outputs["fanout_mode"] == "inline"
     assert stack is followed and arn.endswith(":execution:fanout:r2") and "Ctrl-C" in reason
     captured = capsys.readouterr()
-    assert "stopped r2" in captured.out and "Traceback" not in captured.err
+    assert "stopped r2 (RUNNING -> ABORTED); terminated 3 jobs" in captured.out
+    assert "`make status EXECUTION=r2`" in captured.out and captured.err == ""
 
 
 @pytest.mark.parametrize("answer", ["", "l", "leave", KeyboardInterrupt(), EOFError()])
