@@ -31,6 +31,7 @@ from typing import Any, Protocol
 LISTED = 50  # records in the summary itself
 LISTED_ITEM_BYTES = 2048
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
+CHUNK_BYTES = 1024 * 1024
 # Jobs described in detail; past this the records keep their job id only (bounded Lambda time).
 MAX_DESCRIBED = 10_000
 FAILED_ITEMS_FILE = "failed-items.jsonl"
@@ -137,9 +138,49 @@ def collect_map_run(map_run: dict[str, Any], mode: str, s3: Any) -> Collected:
     kinds = ["FAILED", "PENDING"] + (["SUCCEEDED"] if mode == "distributed" else [])
     for kind in kinds:
         for entry in files.get(kind) or []:
-            for child in json.loads(_get(s3, bucket, entry["Key"])):
+            body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"]
+            for child in iter_json_array(body.iter_chunks(CHUNK_BYTES)):
                 _child_failures(child, found)
     return found
+
+
+def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """The elements of a JSON array read chunk by chunk: a result file holds every child's output (up to
+    5 GB in AWS), so it is never loaded whole; one element at a time is in memory."""
+    decoder = json.JSONDecoder()
+    pending = b""
+    text = ""
+    started = False
+    for chunk in chunks:
+        pending += chunk
+        try:
+            text += pending.decode("utf-8")
+            pending = b""
+        except UnicodeDecodeError as err:  # a character split across chunks: keep its first bytes
+            text += pending[: err.start].decode("utf-8")
+            pending = pending[err.start :]
+        position = 0
+        while True:
+            while position < len(text) and text[position] in " \t\r\n,":
+                position += 1
+            if not started:
+                if position < len(text) and text[position] == "[":
+                    started, position = True, position + 1
+                    continue
+                break
+            if position >= len(text) or text[position] == "]":
+                break
+            try:
+                value, end = decoder.raw_decode(text, position)
+            except json.JSONDecodeError:
+                break  # the element continues in the next chunk
+            if end >= len(text):  # a number may go on in the next chunk: decide when more has come
+                break
+            position = end
+            yield value
+        text = text[position:]
+    if text.strip() not in ("", "]"):
+        raise ValueError(f"a result file ends inside an element: {text[:80]!r}")
 
 
 def _child_failures(child: dict[str, Any], found: Collected) -> None:

@@ -272,3 +272,26 @@ def test_inline_rerun_passes_its_items(generator_env, invoke):
         invoke({"input": {"rerun_of": "run-1"}, "execution_name": "x"})
     result = invoke({"input": {"items": [{"n": 2}], "rerun_of": "run-1"}, "execution_name": "x"})
     assert result["rerun_of"] == "run-1" and result["items"] == [{"n": 2}]
+
+
+@given(
+    elements=st.lists(
+        st.one_of(
+            st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=8)), max_size=3),
+            st.integers(),
+            st.text(max_size=6),
+        ),
+        max_size=8,
+    ),
+    chunk=st.integers(1, 17),
+    indent=st.sampled_from([None, 1]),
+)
+def test_result_files_are_read_element_by_element_whatever_the_chunking(elements, chunk, indent):
+    data = json.dumps(elements, indent=indent, ensure_ascii=False).encode()
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    assert list(summary.iter_json_array(chunks)) == elements
+
+
+def test_a_truncated_result_file_is_an_error_not_a_silent_gap():
+    with pytest.raises(ValueError, match="ends inside an element"):
+        list(summary.iter_json_array([b'[{"a": 1}, {"b": ']))
