@@ -34,7 +34,10 @@ ROLE_SCOPES: dict[str, Any] = {
             "managed_policies": [],
         },
         "module.generator.aws_iam_role.this": {
-            "purpose": "generator Lambda: its own logs, X-Ray, run objects in the bucket, and reading Batch jobs to name a run's failed items",
+            "purpose": (
+                "generator Lambda: its own logs, X-Ray, run objects in the bucket, "
+                "and reading Batch jobs to name a run's failed items"
+            ),
             "principal": "lambda.amazonaws.com",
             "grants": [
                 {
