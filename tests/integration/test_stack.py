@@ -191,15 +191,22 @@ def test_generator_bad_input_fails_with_its_error_name_and_message(stack: Deploy
     assert result.jobs == []  # nothing was submitted
 
 
-def test_failing_item_is_retried_per_the_retry_strategy_then_fails_the_execution(stack: Deployed) -> None:
-    result = _execute(stack, {"items": [{"value": "fine"}, {"value": "please fail"}]})
-    assert result.status == "FAILED"
-    assert result.error == "States.TaskFailed"
-    failed = [j for j in result.jobs if j.status == "FAILED"]
-    assert len(failed) == 1
-    job = failed[0]
-    assert job.exit_code == 3
-    assert job.attempts == TEST_VARS["job_attempts"]
+def test_failing_item_is_retried_then_named_and_the_others_still_run(stack: Deployed) -> None:
+    """Both targets, the same code: the item that fails is retried per the retry strategy, every other
+    item still runs, the run fails with ItemsFailed, and the summary `fanout status` reads names it."""
+    from fanout_tools import status
+
+    result = _execute(stack, {"items": [{"value": "fine"}, {"value": "please fail"}, {"value": "also fine"}]})
+    assert (result.status, result.error) == ("FAILED", "ItemsFailed")
+    assert "1 of 3 items failed" in (result.cause or "")
+    assert sorted(j.status for j in result.jobs) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    view = status.read_execution(stack.stack.client("stepfunctions"), result.execution_arn)
+    assert view.summary is not None and (view.summary.failed, view.summary.outcome) == (1, "ITEMS_FAILED")
+    (record,) = [status.FailedItem.parse(r) for r in view.summary.records]
+    assert (record.index, record.item, record.exit_code) == (1, {"value": "please fail"}, 3)
+    assert record.attempts == TEST_VARS["job_attempts"]
+    job = next(j for j in result.jobs if j.status == "FAILED")
+    assert record.job_id == job.job_id
     output = _job_output(stack, job)
     assert "please fail" in output
     if not ON_AWS:  # both attempts ran (AWS writes one stream per attempt)
