@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import list_jobs
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stop")]
 
 ITEMS = 200
@@ -88,24 +90,14 @@ def _until(what: str, check: Callable[[], Any], seconds: float = 90.0) -> Any:
     raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
-def _list(batch: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    jobs: list[dict[str, Any]] = []
-    while True:
-        page = batch.list_jobs(**kwargs)
-        jobs.extend(page.get("jobSummaryList", []))
-        if not page.get("nextToken"):
-            return jobs
-        kwargs["nextToken"] = page["nextToken"]
-
-
 def _open_jobs(deployed: Deployed, parents: list[str]) -> dict[str, int]:
     """Jobs in the stack's queue, and children of ``parents``, per open status (none: ``{}``)."""
     batch = deployed.client("batch")
     counts: dict[str, int] = {}
     for status in OPEN:
-        found = len(_list(batch, jobQueue=deployed.outputs["job_queue_name"], jobStatus=status))
+        found = len(list_jobs(batch, jobQueue=deployed.outputs["job_queue_name"], jobStatus=status))
         for parent in parents:
-            found += len(_list(batch, arrayJobId=parent, jobStatus=status))
+            found += len(list_jobs(batch, arrayJobId=parent, jobStatus=status))
         if found:
             counts[status] = found
     return counts
@@ -133,8 +125,8 @@ def test_stopping_an_inline_run_ends_every_queued_and_running_job_and_aborts_it(
     arn = _start(deployed)
     queue = deployed.outputs["job_queue_name"]
     batch = deployed.client("batch")
-    _until("jobs running", lambda: _list(batch, jobQueue=queue, jobStatus="RUNNING"))
-    _until("jobs queued behind them", lambda: _list(batch, jobQueue=queue, jobStatus="RUNNABLE"))
+    _until("jobs running", lambda: list_jobs(batch, jobQueue=queue, jobStatus="RUNNING"))
+    _until("jobs queued behind them", lambda: list_jobs(batch, jobQueue=queue, jobStatus="RUNNABLE"))
     capsys.readouterr()
 
     # no EXECUTION: the stack's last run
@@ -148,9 +140,9 @@ def test_stopping_an_inline_run_ends_every_queued_and_running_job_and_aborts_it(
     _until("no open job", lambda: not _open_jobs(deployed, []), SETTLE_SECONDS)
     time.sleep(3)  # nothing is submitted after the stop either
     assert _open_jobs(deployed, []) == {}
-    failed = _list(batch, jobQueue=queue, jobStatus="FAILED")
+    failed = list_jobs(batch, jobQueue=queue, jobStatus="FAILED")
     assert failed and all("stopped with fanout stop" in (j.get("statusReason") or "") for j in failed)
-    assert len(_list(batch, jobQueue=queue, jobStatus="SUCCEEDED")) < ITEMS  # it really was cut short
+    assert len(list_jobs(batch, jobQueue=queue, jobStatus="SUCCEEDED")) < ITEMS  # it really was cut short
 
     # again: nothing left to do, and it says so
     assert main(["stop", name, "--target", "sandbox", "--var-file", str(deployed.var_file)]) == 0
@@ -168,8 +160,8 @@ def test_stopping_an_array_run_ends_its_array_jobs_with_their_children(stacks: d
     queue = deployed.outputs["job_queue_name"]
 
     def parents_with_running_children() -> list[str]:
-        parents = [j["jobId"] for s in OPEN for j in _list(batch, jobQueue=queue, jobStatus=s)]
-        return [p for p in parents if _list(batch, arrayJobId=p, jobStatus="RUNNING")]
+        parents = [j["jobId"] for s in OPEN for j in list_jobs(batch, jobQueue=queue, jobStatus=s)]
+        return [p for p in parents if list_jobs(batch, arrayJobId=p, jobStatus="RUNNING")]
 
     running = _until("array children running", parents_with_running_children)
 
