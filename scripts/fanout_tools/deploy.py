@@ -18,6 +18,7 @@ from typing import Any
 from fanout_tools.errors import ConfigError, FanoutError
 from fanout_tools.paths import build_dir, lambda_dir, runtime_dir
 from fanout_tools.targets import Target, resolve
+from fanout_tools.targets.base import Backend
 from fanout_tools.tf import TerraformRunner
 
 # Verbs that only read a deployed stack: no target lock, and a Terraform data dir of their own. (stop
@@ -38,6 +39,27 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="Terraform variables file (repeatable; later files win); also names the stack",
     )
+
+
+INIT_STAMP = "fanout-init.sha256"
+
+
+def init_fingerprint(backend: Backend, endpoint: str | None = None) -> str:
+    """What a stack's ``terraform init`` depends on: the backend settings and files, the endpoint it
+    reaches (a restarted sandbox is another account), and every Terraform file of the configuration (a
+    module added or moved, a provider pin changed, needs a new init)."""
+    import hashlib
+
+    from fanout_tools.paths import terraform_dir
+
+    digest = hashlib.sha256(repr((sorted(backend.config.items()), endpoint)).encode())
+    for path in backend.files:
+        digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
+    root = terraform_dir()
+    for path in sorted([*root.rglob("*.tf"), *root.rglob("*.tf.json"), *root.glob(".terraform.lock.hcl")]):
+        if ".terraform" not in path.relative_to(root).parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def package_generator() -> Path:
@@ -76,8 +98,18 @@ class Stack:
         )
 
     def init(self) -> None:
+        """``terraform init`` the stack's data dir, unless it is already set up for exactly this backend
+        and these Terraform files: init takes seconds (it reads every module and the provider mirror)
+        and each verb opens the stack, so ``make status`` after ``make run`` would pay it every time."""
         backend = self.target.backend(self.name)
+        stamp = self.data_dir / INIT_STAMP
+        fingerprint = init_fingerprint(backend, self.target.aws_env().get("AWS_ENDPOINT_URL"))
+        backend_cache = self.data_dir / "terraform.tfstate"  # the initialised backend (TF_DATA_DIR)
+        if backend_cache.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
+            return
+        stamp.unlink(missing_ok=True)
         self.runner().init(backend_config=backend.config, backend_files=backend.files)
+        stamp.write_text(fingerprint)
 
     def client(self, service: str) -> Any:
         """A client in the stack's Region, whatever the caller's environment says."""
