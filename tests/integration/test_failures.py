@@ -13,8 +13,8 @@ bucket comes with the first apply, in which the AWS provider's fixed ~55 s wait 
 lifecycle configuration overlaps the rest; adding the bucket later costs those 55 s on their own), then
 distributed_array, then inline (the bucket goes), where the cases that do not care about the mode run,
 then inline tolerating failed items. ``pytest -s`` prints how long each apply took.
-``tests/integration/test_failures_verbs.py`` looks at the verbs' output in detail (array mode); here it
-is the outcome in every mode.
+In array mode the case also reads ``fanout status --json`` (every record, and the last run when no
+EXECUTION is given) and shows that a rerun of a run with nothing failed starts nothing.
 """
 
 from __future__ import annotations
@@ -280,6 +280,20 @@ def test_failed_items_are_all_attempted_named_and_rerun_once_fixed(
     rerun = _execution_view(failures, last_execution(failures.stack, failures.outputs))
     assert rerun.status == "SUCCEEDED" and rerun.summary.rerun_of == name
     assert (rerun.summary.count, rerun.summary.failed) == (len(FAILING), 0)
+    if mode != "array":
+        return
+    # for scripts: --json holds every record; without EXECUTION, status shows the last run (the rerun)
+    code, out, err = _cli(capsys, *failures.cli("status", name, "--json"))
+    summary = json.loads(out)["summary"]
+    assert [(r["index"], r["item"]) for r in summary["failed_items"]] == [(i, {"index": i}) for i in FAILING]
+    assert summary["failed_items_uri"].endswith(f"/runs/{name}/failed-items.jsonl")
+    code, out, err = _cli(capsys, *failures.cli("status", "--json"))
+    assert json.loads(out)["summary"]["rerun_of"] == name
+    rerun_name = rerun.name
+    code, out, err = _cli(
+        capsys, *failures.cli("rerun-failed", rerun_name)
+    )  # nothing failed: nothing started
+    assert code == 0 and out.strip() == f"nothing to rerun: none of the 2 items of {rerun_name} failed"
 
 
 # --- cases that do not depend on the mode: on inline, the stack's mode by now -----------------------------
