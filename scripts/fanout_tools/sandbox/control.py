@@ -122,6 +122,7 @@ def _read_int(path: Path) -> int | None:
 def _clear_files(home: Path | None = None) -> None:
     layout.pid_file(home).unlink(missing_ok=True)
     layout.port_file(home).unlink(missing_ok=True)
+    layout.code_file(home).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -144,6 +145,33 @@ def current(home: Path | None = None) -> SandboxInfo | None:
         _clear_files(home)
         return None
     return SandboxInfo(pid=pid, port=port, log=layout.server_log(home))
+
+
+def code_fingerprint() -> str:
+    """A digest of the code a sandbox server runs: this package (the server, the compatibility layer,
+    the runners) and the job-side reader it runs in process. A server keeps the code it started with."""
+    import hashlib
+
+    from fanout_tools.paths import lambda_dir
+
+    digest = hashlib.sha256()
+    for folder in (Path(__file__).resolve().parent, lambda_dir() / "job"):
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def stale_code_note(home: Path | None = None) -> str | None:
+    """A note when the running server was started from other code than this checkout's (e.g. before a
+    ``git pull``): it keeps behaving as that code did until it is restarted."""
+    recorded = layout.code_file(home)
+    if not recorded.is_file() or recorded.read_text().strip() == code_fingerprint():
+        return None
+    return (
+        "the running sandbox was started from older code of this checkout (its sandbox or job files "
+        "changed since); `make sandbox-down sandbox-up` restarts it with this code (its stacks are lost: "
+        "`make apply` again)"
+    )
 
 
 def stale_pid_file(home: Path | None = None) -> bool:
@@ -197,7 +225,8 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
                 f"the sandbox (pid {existing.pid}) is running but not answering on port {existing.port}",
                 f"see {existing.log}; restart it with `make sandbox-down sandbox-up`",
             )
-        return existing, notes
+        stale = stale_code_note(home)
+        return existing, notes + ([stale] if stale else [])
     for pid in strays(home):  # at most one server per folder: a server nobody recorded goes first
         _terminate(pid)
         notes.append(f"stopped a stray sandbox server (pid {pid}) that had no pid file")
@@ -218,6 +247,7 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
         proc = layout.start_process(command, log_file, env, state_dir)
     layout.pid_file(home).write_text(f"{proc.pid}\n")
     layout.port_file(home).write_text(f"{port}\n")
+    layout.code_file(home).write_text(code_fingerprint() + "\n")
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:

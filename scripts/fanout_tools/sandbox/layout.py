@@ -29,6 +29,11 @@ def port_file(home: Path | None = None) -> Path:
     return sandbox_dir(home) / "server.port"
 
 
+def code_file(home: Path | None = None) -> Path:
+    """The fingerprint of the code the running server was started from (see control.code_fingerprint)."""
+    return sandbox_dir(home) / "server.code"
+
+
 def lock_file(home: Path | None = None) -> Path:
     """Held (flock) while a sandbox starts or stops, so two commands never start two servers."""
     return sandbox_dir(home) / "server.lock"

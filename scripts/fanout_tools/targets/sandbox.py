@@ -53,6 +53,8 @@ class SandboxTarget(Target):
                     "nothing is deployed: the sandbox is not running", "run `make apply` first"
                 )
             self._info = running
+            stale = control.stale_code_note(self.home)
+            notes = [stale] if stale else []
         s3 = self.client("s3", region=STATE_BUCKET_REGION)
         try:
             s3.head_bucket(Bucket=STATE_BUCKET)

@@ -39,9 +39,15 @@ def test_up_status_down(runtime: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert control.current() == info
     assert main(["sandbox", "status"]) == 0
     assert f"127.0.0.1:{info.port}" in capsys.readouterr().out
+    # a server keeps the code it started with: after the checkout's sandbox code changed, `up` says so
+    assert layout.code_file().read_text().strip() == control.code_fingerprint()
+    assert "older code" not in capsys.readouterr().out
+    layout.code_file().write_text("0" * 64 + "\n")
+    assert main(["sandbox", "up"]) == 0
+    assert "started from older code of this checkout" in capsys.readouterr().out
     assert main(["sandbox", "down"]) == 0
     assert control.current() is None
-    assert not layout.pid_file().exists()
+    assert not layout.pid_file().exists() and not layout.code_file().exists()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{info.endpoint}/moto-api/config", timeout=2)
 
