@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.errors import ConfigError
+from fanout_tools.tf import module_resources
 
 EXCEPTIONS_PATH = Path(__file__).with_name("iam_lint_exceptions.json")
 TOOLS = ("parliament", "cloudsplaining")
@@ -89,7 +90,7 @@ def policy_documents(plan: dict[str, Any]) -> list[PolicyDocument]:
         for rc in plan.get("resource_changes", [])
     }
     found: list[PolicyDocument] = []
-    for resource in _resources(plan.get("planned_values", {}).get("root_module", {})):
+    for resource in module_resources(plan.get("planned_values", {}).get("root_module", {})):
         if resource.get("mode") != "managed":
             continue
         values = resource.get("values") or {}
@@ -107,13 +108,6 @@ def policy_documents(plan: dict[str, Any]) -> list[PolicyDocument]:
                 if isinstance(block, dict) and block.get("policy"):
                     found.append(PolicyDocument(address, "inline_policy", "identity", block["policy"]))
     return found
-
-
-def _resources(module: dict[str, Any]) -> list[dict[str, Any]]:
-    out = list(module.get("resources", []))
-    for child in module.get("child_modules", []):
-        out += _resources(child)
-    return out
 
 
 # --- the tools ---------------------------------------------------------------------------------

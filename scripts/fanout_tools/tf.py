@@ -23,6 +23,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fanout_tools.errors import TerraformError, ToolMissingError
 from fanout_tools.paths import runtime_dir, terraform_dir
@@ -265,3 +266,12 @@ def run(args: argparse.Namespace) -> int:
     mirror = find_provider_mirror()
     sys.stdout.write(f"{mirror}\n" if mirror else "none (providers come from the registry)\n")
     return 0
+
+
+def module_resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every resource of a ``terraform show -json`` module (e.g. ``planned_values.root_module``), its
+    child modules' included."""
+    out = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        out += module_resources(child)
+    return out

@@ -23,6 +23,8 @@ from typing import Any
 
 from checkov.common.models.enums import CheckResult
 
+from fanout_tools.tf import module_resources
+
 _INDEX = re.compile(r"\[[^\]]*\]")
 
 
@@ -116,7 +118,7 @@ class PlanIndex:
             for rc in plan.get("resource_changes", [])
         }
         config = _config_expressions(plan.get("configuration", {}).get("root_module", {}), "")
-        for res in _walk_values(plan.get("planned_values", {}).get("root_module", {})):
+        for res in module_resources(plan.get("planned_values", {}).get("root_module", {})):
             if res.get("mode") != "managed":
                 continue
             address = res["address"]
@@ -131,7 +133,7 @@ class PlanIndex:
             )
         self.data = {
             res["address"]: res.get("values") or {}
-            for res in _walk_values(plan.get("prior_state", {}).get("values", {}).get("root_module", {}))
+            for res in module_resources(plan.get("prior_state", {}).get("values", {}).get("root_module", {}))
             if res.get("mode") == "data"
         }
         self.variables = {k: v.get("value") for k, v in (plan.get("variables") or {}).items()}
@@ -212,13 +214,6 @@ class PlanIndex:
                     keys.add(res.values[attribute])
         keys.discard("")
         return keys
-
-
-def _walk_values(module: dict[str, Any]) -> list[dict[str, Any]]:
-    out = list(module.get("resources", []))
-    for child in module.get("child_modules", []):
-        out += _walk_values(child)
-    return out
 
 
 def _config_expressions(module: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:

@@ -417,20 +417,13 @@ class BatchRunner:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
         return env
 
-    def _execute(
-        self,
-        job: Any,
-        command: list[str],
-        env: dict[str, str],
-        timeout: float | None,
-        attempt: int,
-        fault: faults.JobAction | None = None,
-    ) -> tuple[int | None, str, str]:
-        """One attempt, its output also published to CloudWatch Logs as the awslogs driver would."""
+    def _execute(self, job: Any, *attempt: Any) -> tuple[int | None, str, str]:
+        """:meth:`_execute_attempt` (same arguments after ``job``), its output also published to
+        CloudWatch Logs as the awslogs driver would."""
         path = self.log_path(job.job_id)
         start = path.stat().st_size if path.exists() else 0
         try:
-            return self._execute_attempt(job, command, env, timeout, attempt, fault)
+            return self._execute_attempt(job, *attempt)
         finally:
             with path.open("rb") as written:
                 written.seek(start)
