@@ -123,6 +123,7 @@ def _clear_files(home: Path | None = None) -> None:
     layout.pid_file(home).unlink(missing_ok=True)
     layout.port_file(home).unlink(missing_ok=True)
     layout.code_file(home).unlink(missing_ok=True)
+    layout.ready_file(home).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -243,6 +244,7 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
         command += ["--workers", str(workers)]
     env = layout.clean_env({**layout.sandbox_credentials_env(port), "MOTO_PORT": str(port)})
     env.pop("AWS_ENDPOINT_URL", None)  # the server itself must not call itself through an endpoint override
+    layout.ready_file(home).unlink(missing_ok=True)
     with log_path.open("ab") as log_file:
         proc = layout.start_process(command, log_file, env, state_dir)
     layout.pid_file(home).write_text(f"{proc.pid}\n")
@@ -256,7 +258,8 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
                 f"the sandbox server exited at start (code {proc.returncode}): {_tail(log_path)}",
                 f"read {log_path}",
             )
-        if healthy(port, timeout=1.0):
+        # ours only once it has bound the port (two commands may have picked the same free port)
+        if _read_int(layout.ready_file(home)) == proc.pid and healthy(port, timeout=1.0):
             return SandboxInfo(pid=proc.pid, port=port, log=log_path), notes
         time.sleep(0.1)
     _terminate(proc.pid)

@@ -29,6 +29,15 @@ def port_file(home: Path | None = None) -> Path:
     return sandbox_dir(home) / "server.port"
 
 
+READY_FILE = "server.ready"
+
+
+def ready_file(home: Path | None = None) -> Path:
+    """Written by the server, with its pid, once its port is bound: until then a server answering on the
+    port may be another one that won a race for it, and ``fanout sandbox up`` must not take it for its own."""
+    return sandbox_dir(home) / READY_FILE
+
+
 def code_file(home: Path | None = None) -> Path:
     """The fingerprint of the code the running server was started from (see control.code_fingerprint)."""
     return sandbox_dir(home) / "server.code"

@@ -55,16 +55,20 @@ def _subdir(base: Path, name: str) -> Path:
     return path
 
 
-def serve(port: int) -> None:
+def serve(port: int, state_dir: Path) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
+
+    from fanout_tools.sandbox.layout import READY_FILE
 
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    (state_dir / READY_FILE).write_text(f"{os.getpid()}\n")
+    server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.chdir(work_dir(state_dir))  # array children are spawned without a chdir: they inherit this
     print(f"sandbox: serving on 127.0.0.1:{args.port} (pid {os.getpid()})", flush=True)
-    serve(args.port)
+    serve(args.port, state_dir)
     return 0
 
 

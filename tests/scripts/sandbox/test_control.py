@@ -96,3 +96,34 @@ def test_server_that_dies_at_start_reports_its_log(runtime: Path, monkeypatch: p
     with pytest.raises(SandboxError, match="exited at start"):
         control.up()
     assert not layout.pid_file().exists()
+
+
+def test_a_server_that_won_the_race_for_the_port_is_not_taken_for_ours(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commands may pick the same free port: the first server binds it, the second cannot. The
+    second must not take the first (which answers like a sandbox) for its own and deploy into it."""
+    import http.server
+    import threading
+
+    class Impostor(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # answers the health check as a sandbox would
+            body = json.dumps({"batch": {"use_docker": False}}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Impostor)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    port = other.server_address[1]
+    monkeypatch.setattr(control, "port_is_free", lambda _port: True)  # the race: it was free when checked
+    try:
+        assert control.healthy(port)
+        with pytest.raises(SandboxError, match="exited at start"):
+            control.up(port=port)
+    finally:
+        other.shutdown()
+    assert control.current() is None
