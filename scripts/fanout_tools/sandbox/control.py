@@ -20,6 +20,8 @@ from fanout_tools.errors import SandboxError
 from fanout_tools.sandbox import layout
 
 SERVER_MODULE = "fanout_tools.sandbox.server"
+PORT_ATTEMPTS = 3
+PORT_HINT = "pick another (`fanout sandbox up --port N` or FANOUT_SANDBOX_PORT), or stop what listens there"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -231,12 +233,33 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
     for pid in strays(home):  # at most one server per folder: a server nobody recorded goes first
         _terminate(pid)
         notes.append(f"stopped a stray sandbox server (pid {pid}) that had no pid file")
-    port = port if port is not None else (requested_port() or free_port())
-    if not port_is_free(port):
-        raise SandboxError(
-            f"port {port} on 127.0.0.1 is already in use",
-            "pick another (`fanout sandbox up --port N` or FANOUT_SANDBOX_PORT), or stop what listens there",
-        )
+    chosen = port if port is not None else requested_port()
+    for _ in range(PORT_ATTEMPTS):
+        candidate = chosen if chosen is not None else free_port()
+        if not port_is_free(candidate):
+            raise SandboxError(
+                f"port {candidate} on 127.0.0.1 is already in use",
+                PORT_HINT,
+            )
+        try:
+            return _start(candidate, workers, home), notes
+        except _PortTakenError:
+            if chosen is not None:
+                raise SandboxError(
+                    f"port {candidate} on 127.0.0.1 was taken by another program as the sandbox started",
+                    PORT_HINT,
+                ) from None
+            # another command picked the same free port a moment earlier: pick again
+    raise SandboxError(
+        f"no free port could be bound in {PORT_ATTEMPTS} attempts", f"read {layout.server_log(home)}"
+    )
+
+
+class _PortTakenError(Exception):
+    """The server could not bind its port: something else took it after it was found free."""
+
+
+def _start(port: int, workers: int | None, home: Path | None) -> SandboxInfo:
     state_dir = layout.sandbox_dir(home)
     log_path = layout.server_log(home)
     command = [sys.executable, "-m", SERVER_MODULE, "--port", str(port), "--state-dir", str(state_dir)]
@@ -254,13 +277,16 @@ def _up(port: int | None, workers: int | None, home: Path | None) -> tuple[Sandb
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _clear_files(home)
+            tail = _tail(log_path)
+            if "Address already in use" in tail:
+                raise _PortTakenError(port)
             raise SandboxError(
-                f"the sandbox server exited at start (code {proc.returncode}): {_tail(log_path)}",
+                f"the sandbox server exited at start (code {proc.returncode}): {tail}",
                 f"read {log_path}",
             )
         # ours only once it has bound the port (two commands may have picked the same free port)
         if _read_int(layout.ready_file(home)) == proc.pid and healthy(port, timeout=1.0):
-            return SandboxInfo(pid=proc.pid, port=port, log=log_path), notes
+            return SandboxInfo(pid=proc.pid, port=port, log=log_path)
         time.sleep(0.1)
     _terminate(proc.pid)
     _clear_files(home)

@@ -122,8 +122,12 @@ def test_a_server_that_won_the_race_for_the_port_is_not_taken_for_ours(
     monkeypatch.setattr(control, "port_is_free", lambda _port: True)  # the race: it was free when checked
     try:
         assert control.healthy(port)
-        with pytest.raises(SandboxError, match="exited at start"):
-            control.up(port=port)
+        with pytest.raises(SandboxError, match=f"port {port} on 127.0.0.1 was taken by another program"):
+            control.up(port=port)  # a port the user asked for: say so
+        assert control.current() is None
+        picks = iter([port, control.free_port()])
+        monkeypatch.setattr(control, "free_port", lambda: next(picks))
+        info, _ = control.up()  # a port it picked itself: pick again
+        assert info.port != port and control.current() == info
     finally:
         other.shutdown()
-    assert control.current() is None
