@@ -37,6 +37,9 @@ settings.register_profile("ci", max_examples=50, derandomize=True, database=None
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
+# Stacks deployed on a private sandbox, for the integration tests of every folder (sandbox_stacks).
+pytest_plugins = ["tests.sandbox_stacks"]
+
 
 @pytest.fixture(scope="session")
 def account() -> Iterator[Any]:
