@@ -23,7 +23,7 @@ real capacity (Fargate by default), so a run takes minutes, not seconds.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,25 +37,17 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_stacks import (
+    ITEM_JOB_VARIABLES,
+    DeployedStack,
+    SandboxStacks,
+    deploy_stacks,
+    private_sandbox,
+)
+
 pytestmark = [pytest.mark.integration]
 
-# job_command: print the item, fail with exit code 3 when it contains "fail" (retried: 2 attempts).
-TEST_VARS: dict[str, Any] = {
-    "name": "fanout-it",
-    "fanout_mode": "inline",
-    "max_concurrency": 10,
-    "job_command": [
-        "sh",
-        "-c",
-        'echo "item=$1 attempt=$AWS_BATCH_JOB_ATTEMPT"; case "$1" in *fail*) exit 3;; esac',
-        "job",
-        "Ref::item",
-    ],
-    "job_retry_exit_codes": ["3"],
-    "job_attempts": 2,
-    "job_attempt_timeout_seconds": 60,
-    "log_retention_days": 1,
-}
+TEST_VARS: dict[str, Any] = {"name": "fanout-it", **ITEM_JOB_VARIABLES}  # exit 3 on "fail", 2 attempts
 ON_AWS = os.environ.get("TARGET", "sandbox").lower() == "aws"  # a real account, run by hand
 RUN_TIMEOUT = 1800.0 if ON_AWS else 120.0
 REHEARSAL_BUCKET = "rehearsal-state"
@@ -72,19 +64,8 @@ TARGETS = (
 
 
 @dataclass
-class Deployed:
-    stack: Any  # fanout_tools.deploy.Stack
-    outputs: dict[str, Any]
-    var_file: Path
+class Deployed(DeployedStack):
     env: dict[str, str] = field(default_factory=dict)  # the environment the target's commands see
-    destroyed: bool = False
-
-    @property
-    def target(self) -> Any:
-        return self.stack.target
-
-    def cli(self, *args: str) -> list[str]:
-        return [*args, "--target", self.target.name, "--var-file", str(self.var_file)]
 
 
 def _pose_as_real_account(patch: pytest.MonkeyPatch, endpoint: str, runtime: Path) -> None:
@@ -113,41 +94,26 @@ def _pose_as_real_account(patch: pytest.MonkeyPatch, endpoint: str, runtime: Pat
 
 
 @pytest.fixture(scope="module", params=TARGETS)
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def stack(request: pytest.FixtureRequest, sandbox_stacks: SandboxStacks) -> Iterator[Deployed]:
     """One apply shared by every test of a target, in a private runtime folder (fresh sandbox)."""
-    from fanout_tools import deploy
-    from fanout_tools.errors import TerraformError
     from fanout_tools.sandbox import control
 
     kind = str(request.param)
-    runtime = tmp_path_factory.mktemp(f"fanout-{kind}")
-    var_file = runtime / "integration.tfvars.json"
-    var_file.write_text(json.dumps(TEST_VARS, indent=2))
-    with pytest.MonkeyPatch.context() as patch:
+    runtime = sandbox_stacks.runtime(f"fanout-{kind}")
+    sandbox = contextlib.nullcontext() if ON_AWS else private_sandbox(runtime)  # a real account has none
+    with sandbox, pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        try:
-            if kind == "aws-rehearsal":
-                info, _ = control.up()
-                _pose_as_real_account(patch, info.endpoint, runtime)
-            started = time.monotonic()
-            opened = deploy.open_stack("sandbox" if kind == "sandbox" else "aws", [var_file])
-            try:
-                opened.runner().apply(capture=True)
-            except TerraformError as err:
-                # Seen once in ~10 runs: the emulator's EC2 answered InvalidPermission.NotFound while
-                # the provider revoked the default security group's egress rule. An apply converges
-                # when run again; a second failure is real.
-                print(f"integration apply ({kind}) failed once, applying again: {err.message[:300]}")
-                opened.runner().apply(capture=True)
-            print(f"integration apply ({kind}): {time.monotonic() - started:.1f} s")
-            built = Deployed(stack=opened, outputs=opened.outputs(), var_file=var_file, env=dict(os.environ))
-            yield built
-            if not built.destroyed:
-                opened.runner().destroy(capture=True)
-        finally:
-            if not ON_AWS:
-                control.down()
+        if kind == "aws-rehearsal":
+            info, _ = control.up()
+            _pose_as_real_account(patch, info.endpoint, runtime)
+        started = time.monotonic()
+        target = "sandbox" if kind == "sandbox" else "aws"
+        built = deploy_stacks(runtime, {"integration": TEST_VARS}, target, kind=Deployed)["integration"]
+        print(f"integration apply ({kind}): {time.monotonic() - started:.1f} s")
+        built.env = dict(os.environ)
+        yield built
+        if not built.destroyed:
+            built.destroy()
 
 
 def _execute(deployed: Deployed, payload: dict[str, Any]) -> Any:
