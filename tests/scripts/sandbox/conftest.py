@@ -1,12 +1,19 @@
-"""Fixtures for the sandbox tests: undo every moto patch after each test, and an in-process moto."""
+"""Fixtures for the sandbox tests: undo every moto patch after each test, and an in-process moto; helpers
+for the Batch queue, waits and private servers the tests build on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+
+from tests.sandbox_stacks import private_sandbox
 
 PATCHED: list[tuple[str, str, str]] = [
     # (module, class or "", attribute) of everything compat/lambda_runner/batch_runner touch
@@ -123,3 +130,77 @@ def sandbox_config() -> dict[str, dict[str, bool]]:
     from fanout_tools.sandbox.server import MOTO_CONFIG
 
     return {k: dict(v) for k, v in MOTO_CONFIG.items()}
+
+
+# --- helpers: moto resources and a private server --------------------------------------------------------
+
+
+def moto_role() -> str:
+    """An IAM role's ARN for resources that need one (moto does not check its policies)."""
+    return str(boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+
+
+def batch_queue(
+    command: list[str],
+    role: str | None = None,
+    container: dict[str, Any] | None = None,
+    **job_definition: Any,
+) -> str:
+    """Compute environment ``env`` (service role ``role``, else a new one), job queue ``queue`` and job
+    definition ``jd`` running ``command`` (``container`` adds to its container properties) in the
+    current account; returns the queue's ARN."""
+    batch = boto3.client("batch")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role or moto_role()
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )["jobQueueArn"]
+    batch.register_job_definition(
+        jobDefinitionName="jd",
+        type="container",
+        containerProperties={"image": "x", "command": command, "memory": 128, "vcpus": 1} | (container or {}),
+        **job_definition,
+    )
+    return str(queue)
+
+
+def submit_job_task(queue: str, **fields: Any) -> dict[str, Any]:
+    """A Task state that submits job ``j`` of job definition ``jd`` to ``queue`` and waits for it to end
+    (``.sync``), with ``fields`` added (``Retry``, ``ResultSelector``...)."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::batch:submitJob.sync",
+        "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
+        **fields,
+        "End": True,
+    }
+
+
+def wait_for_job(batch: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    """DescribeJobs of ``job_id`` once it has SUCCEEDED or FAILED."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+@contextlib.contextmanager
+def served_sandbox(runtime: Path, **env: str) -> Iterator[Any]:
+    """A private sandbox server (see ``private_sandbox``), started now, and every boto3 client made in
+    the block pointed at it; yields its ``SandboxInfo``."""
+    from fanout_tools.sandbox import control, layout
+
+    with private_sandbox(runtime, **env), pytest.MonkeyPatch.context() as patch:
+        info, _ = control.up()
+        for key in [k for k in os.environ if k.startswith("AWS_")]:
+            patch.delenv(key)
+        for key, value in layout.clean_env(layout.sandbox_credentials_env(info.port)).items():
+            patch.setenv(key, value)
+        yield info

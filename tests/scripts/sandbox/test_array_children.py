@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from fanout_tools.sandbox import array_jobs, batch_runner, item_shortcut
 from moto import mock_aws
 
+from tests.scripts.sandbox.conftest import batch_queue, wait_for_job
+
 REPO = Path(__file__).resolve().parents[3]
 for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
     if str(folder) not in sys.path:
@@ -152,35 +154,9 @@ def test_shortcut_fails_as_the_reader_does(
 
 
 def _queue(command: list[str], **job_def: Any) -> Any:
-    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="queue",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="jd",
-        type="container",
-        parameters={"items_uri": "none"},
-        containerProperties={"image": "x", "command": command, "memory": 128, "vcpus": 1},
-        **job_def,
-    )
-    return batch
-
-
-def _wait(batch: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return dict(job)
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+    """A queue whose job definition runs ``command`` (see ``batch_queue``); returns the Batch client."""
+    batch_queue(command, parameters={"items_uri": "none"}, **job_def)
+    return boto3.client("batch")
 
 
 def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_config: Any) -> None:
@@ -194,7 +170,7 @@ def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_c
         job = batch.submit_job(
             jobName="books", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 7}
         )
-        parent = _wait(batch, job["jobId"])
+        parent = wait_for_job(batch, job["jobId"])
         assert parent["status"] == "FAILED"
         assert parent["statusReason"] == "2 of 7 child jobs failed"
         summary = parent["arrayProperties"]["statusSummary"]
@@ -243,7 +219,7 @@ def test_the_reader_command_runs_the_users_command_per_child(tmp_path: Path, san
             arrayProperties={"size": len(ITEMS) + 1},  # one child past the end of the batch
             parameters={"items_uri": uri},
         )
-        parent = _wait(batch, job["jobId"])
+        parent = wait_for_job(batch, job["jobId"])
         assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == len(ITEMS)
         for index, item in enumerate(ITEMS):
             log = (tmp_path / "jobs" / f"{job['jobId']}:{index}.log").read_text()
@@ -265,7 +241,7 @@ def test_terminate_one_child_leaves_the_others(tmp_path: Path, sandbox_config: A
             assert time.monotonic() < deadline
             time.sleep(0.05)
         batch.terminate_job(jobId=f"{job['jobId']}:0", reason="not this one")
-        parent = _wait(batch, job["jobId"])
+        parent = wait_for_job(batch, job["jobId"])
         assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 2
         child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
         assert (child["status"], child["statusReason"]) == ("FAILED", "not this one")

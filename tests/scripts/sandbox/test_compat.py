@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from fanout_tools.sandbox import compat
 from moto import mock_aws
 
+from tests.scripts.sandbox.conftest import batch_queue, moto_role, submit_job_task
+
 pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
 
 VALID = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
@@ -76,25 +78,6 @@ def test_gap1_list_state_machine_versions_is_missing_then_answers_empty() -> Non
 # --- gaps 3 and 9 ---------------------------------------------------------------------------------
 
 
-def _batch_stack(role: str) -> str:
-    batch = boto3.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    queue = batch.create_job_queue(
-        jobQueueName="queue",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )["jobQueueArn"]
-    batch.register_job_definition(
-        jobDefinitionName="jd",
-        type="container",
-        containerProperties={"image": "x", "command": ["true"], "memory": 128, "vcpus": 1},
-    )
-    return str(queue)
-
-
 def _run(
     sfn: Any, definition: dict[str, Any], role: str, name: str, payload: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -104,33 +87,28 @@ def _run(
     execution = sfn.start_execution(stateMachineArn=arn, name=f"{name}-run", input=json.dumps(payload or {}))[
         "executionArn"
     ]
+    return _ended(sfn, execution)
+
+
+def _ended(sfn: Any, execution: str) -> dict[str, Any]:
+    """DescribeExecution of ``execution`` once it is no longer RUNNING (20 s at most)."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] != "RUNNING":
             return dict(described)
         time.sleep(0.1)
-    raise AssertionError("execution did not finish in 20 s")
+    raise AssertionError(f"execution {execution} did not end in 20 s")
 
 
 def test_gap3_and_gap9_submit_job_sync_needs_the_normalisation_hooks(sandbox_config: dict[str, Any]) -> None:
     """Unfilled: SubmitJob gets 'JobName' (botocore wants jobName) and fails. Filled: PascalCase result."""
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        queue = _batch_stack(role)
+        role = moto_role()
+        queue = batch_queue(["true"], role)
         sfn = boto3.client("stepfunctions")
-        definition = {
-            "StartAt": "Job",
-            "States": {
-                "Job": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::batch:submitJob.sync",
-                    "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
-                    "ResultSelector": {"JobId.$": "$.JobId", "Status.$": "$.Status"},
-                    "End": True,
-                }
-            },
-        }
+        selector = {"JobId.$": "$.JobId", "Status.$": "$.Status"}
+        definition = {"StartAt": "Job", "States": {"Job": submit_job_task(queue, ResultSelector=selector)}}
         before = _run(sfn, definition, role, "unfilled")
         assert before["status"] == "FAILED"
         compat.fill_normalisation_hooks()
@@ -192,8 +170,8 @@ def test_gap10_states_errors_inside_an_inline_map_keep_their_name(
     """A failed Batch job in an inline Map: AWS reports States.TaskFailed, unpatched moto States.Runtime."""
     monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # moto's no-Docker Batch fails every job
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        queue = _batch_stack(role)
+        role = moto_role()
+        queue = batch_queue(["true"], role)
         sfn = boto3.client("stepfunctions")
         compat.fill_normalisation_hooks()
         definition = {
@@ -205,14 +183,7 @@ def test_gap10_states_errors_inside_an_inline_map_keep_their_name(
                     "ItemProcessor": {
                         "ProcessorConfig": {"Mode": "INLINE"},
                         "StartAt": "Job",
-                        "States": {
-                            "Job": {
-                                "Type": "Task",
-                                "Resource": "arn:aws:states:::batch:submitJob.sync",
-                                "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
-                                "End": True,
-                            }
-                        },
+                        "States": {"Job": submit_job_task(queue)},
                     },
                     "End": True,
                 }
@@ -342,7 +313,7 @@ def test_gap13_an_integer_tolerated_failure_percentage_parses(
     assert compat.integer_percentages_as_floats(integer) == json.dumps(_distributed_map(5.0))
     assert compat.integer_percentages_as_floats("{not json") == "{not json"
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         sfn = boto3.client("stepfunctions")
         compat.add_validate_state_machine_definition()
         assert sfn.validate_state_machine_definition(definition=integer)["result"] == "OK"
@@ -385,7 +356,7 @@ def test_gap14_executions_that_end_publish_status_change_events(
     _restore(monkeypatch, BaseExecutionWorkerCommunication, "terminated")
     failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Bad", "Cause": "input"}}}
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         sqs, events, sfn = boto3.client("sqs"), boto3.client("events"), boto3.client("stepfunctions")
         url = sqs.create_queue(QueueName="seen")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -492,8 +463,8 @@ def test_gap20_job_queues_keep_their_job_state_time_limit_actions(monkeypatch: p
     ):
         _restore(monkeypatch, owner, name)
     with mock_aws():
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        _batch_stack(role)
+        role = moto_role()
+        batch_queue(["true"], role)
         batch = boto3.client("batch")
         ce = batch.describe_compute_environments()["computeEnvironments"][0]["computeEnvironmentArn"]
         order = [{"order": 1, "computeEnvironment": ce}]
@@ -595,7 +566,7 @@ def _result_files(sfn: Any, s3: Any, role: str, name: str) -> tuple[dict[str, An
 def test_gap16_a_result_writer_writes_each_childs_outcome(sandbox_config: dict[str, Any]) -> None:
     """AWS writes SUCCEEDED_n.json / FAILED_n.json beside the manifest; moto writes an empty manifest."""
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="results")
         sfn = boto3.client("stepfunctions")
@@ -674,13 +645,7 @@ def _stopped(sfn: Any, role: str, name: str) -> dict[str, Any]:
     )["executionArn"]
     time.sleep(0.5)  # the iterations are waiting
     sfn.stop_execution(executionArn=arn, cause="stopped by the test")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return dict(described)
-        time.sleep(0.1)
-    raise AssertionError("the stopped execution did not end in 20 s")
+    return _ended(sfn, arn)
 
 
 def test_gap17_a_stopped_execution_in_a_map_ends_aborted(
@@ -691,7 +656,7 @@ def test_gap17_a_stopped_execution_in_a_map_ends_aborted(
 
     _restore(monkeypatch, Environment, "set_error")
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         sfn = boto3.client("stepfunctions")
         before = _stopped(sfn, role, "unpatched")
         assert (before["status"], before.get("error")) == ("FAILED", "States.Runtime")
@@ -743,7 +708,7 @@ def test_gap19_redrive_execution_is_refused_as_aws_refuses_an_execution_it_canno
     monkeypatch.delattr(StepFunctionResponse, "redrive_execution")  # moto as released: no such method
     failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Bad", "Cause": "input"}}}
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         sfn = boto3.client("stepfunctions")
         failed = _run(sfn, failing, role, "failing")
         with pytest.raises(NotImplementedError):  # the gap

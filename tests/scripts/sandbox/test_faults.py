@@ -7,7 +7,6 @@ the CLI, HTTP 429 over the wire and the scaled queue clock run against one priva
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,14 +21,21 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from fanout_tools.cli import main
 from fanout_tools.errors import ConfigError, SandboxError
-from fanout_tools.sandbox import array_jobs, batch_runner, compat, control, faults, lambda_runner, layout
+from fanout_tools.sandbox import array_jobs, batch_runner, compat, control, faults, lambda_runner
 from fanout_tools.targets.base import BATCH_DEFAULT_LOG_GROUP
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.scripts.sandbox.test_array_children import ITEMS, _queue, _wait, write_batch
-from tests.scripts.sandbox.test_compat import CAPACITY_LIMIT, _batch_stack, _run
+from tests.scripts.sandbox.conftest import (
+    batch_queue,
+    moto_role,
+    served_sandbox,
+    submit_job_task,
+    wait_for_job,
+)
+from tests.scripts.sandbox.test_array_children import ITEMS, _queue, write_batch
+from tests.scripts.sandbox.test_compat import CAPACITY_LIMIT, _run
 from tests.scripts.sandbox.test_runners import HANDLER, _zip
 
 IN_PROCESS = pytest.mark.usefixtures("pristine_moto", "aws_env")
@@ -38,6 +44,11 @@ CANCELED = f"Canceled by JobStateTimeLimit action due to reason: {faults.STUCK_R
 SPOT = re.compile(r"Host EC2 \(instance i-[0-9a-f]{17}\) terminated\.")
 BATCH_0 = "s3://items/runs/r/items/batch-000000.jsonl"
 ONCE = Config(retries={"total_max_attempts": 1})  # see the 429 itself, not botocore's own retries
+# two attempts when the command exits with 3 (what job-exit --code 3 makes it do); any other code ends it
+RETRY_EXIT_3 = {
+    "attempts": 2,
+    "evaluateOnExit": [{"onExitCode": "3", "action": "RETRY"}, {"onExitCode": "*", "action": "EXIT"}],
+}
 
 
 def _messages(batch_job: dict[str, Any]) -> list[str]:
@@ -245,22 +256,13 @@ def test_a_jobs_item_index_comes_from_its_parameters() -> None:
 @IN_PROCESS
 def test_job_exit_fails_the_items_jobs_as_a_real_exit_does(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
-        batch = _queue(
-            ["sh", "-c", "echo ran"],
-            retryStrategy={
-                "attempts": 2,
-                "evaluateOnExit": [
-                    {"onExitCode": "3", "action": "RETRY"},
-                    {"onExitCode": "*", "action": "EXIT"},
-                ],
-            },
-        )
+        batch = _queue(["sh", "-c", "echo ran"], retryStrategy=RETRY_EXIT_3)
         batch_runner.install(5555, tmp_path, workers=2)
         faults.Store(tmp_path).add(faults.Fault(faults.JOB_EXIT, (2, 5), code=3))
         plain = {i: _submit(batch, f"item-{i}", item="{}", index=str(i)) for i in (2, 3)}
         parent_id = _submit_array(batch, BATCH_0, 7)
 
-        failed = _wait(batch, plain[2])
+        failed = wait_for_job(batch, plain[2])
         assert (failed["status"], failed["statusReason"], failed["container"]["exitCode"]) == (
             "FAILED",
             EXIT_REASON,
@@ -272,10 +274,10 @@ def test_job_exit_fails_the_items_jobs_as_a_real_exit_does(tmp_path: Path, sandb
         ]
         messages = _messages(failed)
         assert messages.count(f"sandbox fault: job-exit 3 {faults.NOT_RUN}") == 2 and "ran" not in messages
-        spared = _wait(batch, plain[3])
+        spared = wait_for_job(batch, plain[3])
         assert spared["status"] == "SUCCEEDED" and "ran" in _messages(spared)
 
-        parent = _wait(batch, parent_id)
+        parent = wait_for_job(batch, parent_id)
         assert (parent["status"], parent["statusReason"]) == ("FAILED", "2 of 7 child jobs failed")
         for index, child in enumerate(_children(batch, parent_id, 7)):
             if index in (2, 5):
@@ -303,27 +305,18 @@ def test_first_attempt_only_is_retried_into_success_in_every_batch_shape(
             for b in range(2)
         ]
         uris.append(write_batch(s3, "items", "runs/r/items/batch-000002.jsonl", ITEMS[8:9]))
-        batch = _queue(
-            ["sh", "-c", "echo ran"],
-            retryStrategy={
-                "attempts": 2,
-                "evaluateOnExit": [
-                    {"onExitCode": "3", "action": "RETRY"},
-                    {"onExitCode": "*", "action": "EXIT"},
-                ],
-            },
-        )
+        batch = _queue(["sh", "-c", "echo ran"], retryStrategy=RETRY_EXIT_3)
         batch_runner.install(5555, tmp_path, workers=2)
         faults.Store(tmp_path).add(faults.Fault(faults.JOB_EXIT, (5, 8), code=3, first_attempt_only=True))
         parent_id = _submit_array(batch, uris[1], 4)
         single = _submit(batch, "batch-2", items_uri=uris[2], batch="2")
 
-        assert _wait(batch, parent_id)["status"] == "SUCCEEDED"
+        assert wait_for_job(batch, parent_id)["status"] == "SUCCEEDED"
         attempts = [
             [a["container"]["exitCode"] for a in c["attempts"]] for c in _children(batch, parent_id, 4)
         ]
         assert attempts == [[0], [3, 0], [0], [0]]
-        done = _wait(batch, single)
+        done = wait_for_job(batch, single)
         assert done["status"] == "SUCCEEDED"
         assert [a["container"]["exitCode"] for a in done["attempts"]] == [3, 0]
 
@@ -347,8 +340,8 @@ def test_spot_reclaim_ends_the_first_attempt_and_the_stacks_retry_strategy_retri
             jobName="once", jobQueue="queue", jobDefinition="once", parameters={"index": "4"}
         )
 
-        assert _wait(batch, parent_id)["status"] == "SUCCEEDED"
-        for job in (_wait(batch, plain), _children(batch, parent_id, 6)[4]):
+        assert wait_for_job(batch, parent_id)["status"] == "SUCCEEDED"
+        for job in (wait_for_job(batch, plain), _children(batch, parent_id, 6)[4]):
             assert job["status"] == "SUCCEEDED"
             first, second = job["attempts"]
             assert SPOT.fullmatch(first["statusReason"]) and "exitCode" not in first["container"]
@@ -356,7 +349,7 @@ def test_spot_reclaim_ends_the_first_attempt_and_the_stacks_retry_strategy_retri
             messages = _messages(job)
             assert any(m.startswith("sandbox fault: spot-reclaim: Host EC2 (instance i-") for m in messages)
             assert messages.count("ran") == 1
-        lost = _wait(batch, unretried["jobId"])  # no retry strategy: the reclaim fails the job
+        lost = wait_for_job(batch, unretried["jobId"])  # no retry strategy: the reclaim fails the job
         assert lost["status"] == "FAILED" and SPOT.fullmatch(lost["statusReason"])
         assert "exitCode" not in lost["container"]
 
@@ -380,11 +373,11 @@ def test_stuck_runnable_jobs_wait_until_the_queue_time_limit_cancels_them(
             assert (job["status"], job["statusReason"]) == ("RUNNABLE", faults.STUCK_STATUS_REASON)
         assert batch.describe_jobs(jobs=[parent_id])["jobs"][0]["status"] not in ("SUCCEEDED", "FAILED")
 
-        for job in (_wait(batch, plain), _children(batch, parent_id, 3)[1]):
+        for job in (wait_for_job(batch, plain), wait_for_job(batch, f"{parent_id}:1")):  # each its own timer
             assert (job["status"], job["statusReason"], job["attempts"]) == ("FAILED", CANCELED, [])
             assert "exitCode" not in job.get("container", {})
         assert time.monotonic() - started >= 1.2
-        parent = _wait(batch, parent_id)
+        parent = wait_for_job(batch, parent_id)
         assert (parent["status"], parent["statusReason"]) == ("FAILED", "1 of 3 child jobs failed")
         messages = (tmp_path / "jobs" / f"{plain}.log").read_text()
         assert f"sandbox fault: stuck-runnable: {faults.STUCK_STATUS_REASON}" in messages
@@ -404,7 +397,7 @@ def test_a_stuck_job_without_a_time_limit_waits_until_it_is_cancelled(
         time.sleep(0.3)
         batch.cancel_job(jobId=plain, reason="gave up waiting")
         batch.terminate_job(jobId=parent_id, reason="execution stopped")
-        assert (_wait(batch, plain)["statusReason"], _wait(batch, parent_id)["status"]) == (
+        assert (wait_for_job(batch, plain)["statusReason"], wait_for_job(batch, parent_id)["status"]) == (
             "gave up waiting",
             "FAILED",
         )
@@ -426,8 +419,8 @@ def test_submit_throttle_answers_429_and_the_definitions_retry_gets_through(
 ) -> None:
     with mock_aws(config=sandbox_config):
         compat.fill_normalisation_hooks()
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        queue = _batch_stack(role)
+        role = moto_role()
+        queue = batch_queue(["true"], role)
         batch_runner.install(5555, tmp_path, workers=2)
         store = faults.Store(tmp_path)
         store.add(faults.Fault(faults.SUBMIT_THROTTLE, count=2))
@@ -438,18 +431,8 @@ def test_submit_throttle_answers_429_and_the_definitions_retry_gets_through(
             "TooManyRequestsException",
             429,
         )
-        definition = {
-            "StartAt": "Job",
-            "States": {
-                "Job": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::batch:submitJob.sync",
-                    "Parameters": {"JobName": "j", "JobQueue": queue, "JobDefinition": "jd"},
-                    "Retry": [{"ErrorEquals": ["Batch.TooManyRequestsException"], "IntervalSeconds": 1}],
-                    "End": True,
-                }
-            },
-        }
+        retry = [{"ErrorEquals": ["Batch.TooManyRequestsException"], "IntervalSeconds": 1}]
+        definition = {"StartAt": "Job", "States": {"Job": submit_job_task(queue, Retry=retry)}}
         sfn = boto3.client("stepfunctions")
         done = _run(sfn, definition, role, "throttled")
         assert done["status"] == "SUCCEEDED"
@@ -463,7 +446,7 @@ def test_lambda_throttle_answers_429_for_the_generator_and_the_definitions_retry
 ) -> None:
     with mock_aws(config=sandbox_config):
         compat.fill_normalisation_hooks()
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         client = boto3.client("lambda")
         for name in ("stack-generator", "other"):
             client.create_function(
@@ -520,19 +503,9 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One private sandbox for the module (its clock for queue time limits scaled: 600 s -> 1.2 s),
     every boto3 client of these tests pointed at it."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        patch.setenv(compat.JOB_STATE_TIME_SCALE_ENV, "0.002")
-        info, _ = control.up()
-        try:
-            for key in [k for k in os.environ if k.startswith("AWS_")]:
-                patch.delenv(key)
-            for key, value in layout.clean_env(layout.sandbox_credentials_env(info.port)).items():
-                patch.setenv(key, value)
-            yield Served(info, _queue(["sh", "-c", "echo ran"]))
-        finally:
-            control.down()
+    scaled = {compat.JOB_STATE_TIME_SCALE_ENV: "0.002"}
+    with served_sandbox(tmp_path_factory.mktemp("runtime"), **scaled) as info:
+        yield Served(info, _queue(["sh", "-c", "echo ran"]))
 
 
 @pytest.fixture
@@ -556,11 +529,11 @@ def test_cli_injects_lists_and_clears_a_fault(no_faults_after: Served, capsys: A
 
     failed, spared = _submit(batch, "item-2", index="2"), _submit(batch, "item-3", index="3")
     parent_id = _submit_array(batch, BATCH_0, 6)
-    job = _wait(batch, failed)
+    job = wait_for_job(batch, failed)
     assert (job["status"], job["statusReason"], job["container"]["exitCode"]) == ("FAILED", EXIT_REASON, 1)
     assert f"sandbox fault: job-exit 1 {faults.NOT_RUN}" in _messages(job)
-    assert _wait(batch, spared)["status"] == "SUCCEEDED"
-    assert _wait(batch, parent_id)["status"] == "FAILED"
+    assert wait_for_job(batch, spared)["status"] == "SUCCEEDED"
+    assert wait_for_job(batch, parent_id)["status"] == "FAILED"
     statuses = [(c["status"], c["container"]["exitCode"]) for c in _children(batch, parent_id, 6)]
     assert statuses == [("SUCCEEDED", 0)] * 2 + [("FAILED", 1)] + [("SUCCEEDED", 0)] * 2 + [("FAILED", 1)]
 
@@ -568,7 +541,7 @@ def test_cli_injects_lists_and_clears_a_fault(no_faults_after: Served, capsys: A
     assert capsys.readouterr().out == "cleared 1 sandbox fault(s)\n"
     assert main(["sandbox", "fault", "list"]) == 0
     assert capsys.readouterr().out == "no sandbox faults in force\n"
-    assert _wait(batch, _submit(batch, "item-2-again", index="2"))["status"] == "SUCCEEDED"
+    assert wait_for_job(batch, _submit(batch, "item-2-again", index="2"))["status"] == "SUCCEEDED"
 
 
 @pytest.mark.xdist_group("sandbox-faults")
@@ -579,7 +552,7 @@ def test_submit_throttle_is_http_429_on_the_wire(no_faults_after: Served) -> Non
         once.submit_job(jobName="j", jobQueue="queue", jobDefinition="jd")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
-    assert _wait(once, once.submit_job(jobName="j", jobQueue="queue", jobDefinition="jd")["jobId"])[
+    assert wait_for_job(once, once.submit_job(jobName="j", jobQueue="queue", jobDefinition="jd")["jobId"])[
         "status"
     ] == ("SUCCEEDED")
 
@@ -597,6 +570,6 @@ def test_the_queue_time_limit_runs_on_the_clock_scaled_at_sandbox_start(no_fault
     time.sleep(0.3)
     held = batch.describe_jobs(jobs=[job_id])["jobs"][0]
     assert (held["status"], held["statusReason"]) == ("RUNNABLE", faults.STUCK_STATUS_REASON)
-    job = _wait(batch, job_id)
+    job = wait_for_job(batch, job_id)
     assert (job["status"], job["statusReason"], job["attempts"]) == ("FAILED", CANCELED, [])
     assert 1.2 <= time.monotonic() - started < 10

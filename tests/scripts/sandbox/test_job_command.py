@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.scripts.sandbox.conftest import batch_queue, served_sandbox, wait_for_job
+
 REPO = Path(__file__).resolve().parents[3]
 for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
     if str(folder) not in sys.path:
@@ -38,17 +40,9 @@ def default_array_command() -> list[str]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
-    from fanout_tools.sandbox import control
-
     runtime = tmp_path_factory.mktemp("fanout-job-command")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        info, _ = control.up()
-        try:
-            yield info, runtime
-        finally:
-            control.down()
+    with served_sandbox(runtime) as info:
+        yield info, runtime
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +50,7 @@ def batch_uri(sandbox: tuple[Any, Path]) -> tuple[str, list[str]]:
     import boto3
     import handler
 
-    info, _ = sandbox
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=info.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    s3 = boto3.client("s3")
     s3.create_bucket(Bucket="job-command")
     limits = json.loads((REPO / "terraform" / "aws_limits.json").read_text())
     settings = SimpleNamespace(items_per_batch=100, limits=limits, bucket="job-command")
@@ -114,56 +101,22 @@ def test_exact_default_command_reads_the_sandbox_s3_without_site_packages(sandbo
 def test_sandbox_batch_runs_the_exact_command_as_array_children(sandbox, batch_uri):
     import boto3
 
-    info, runtime = sandbox
+    _, runtime = sandbox
     uri, texts = batch_uri
-    batch = boto3.client(
-        "batch",
-        endpoint_url=info.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-    iam = boto3.client(
-        "iam",
-        endpoint_url=info.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-    role = iam.create_role(RoleName="job-command", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="job-command", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="job-command",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="job-command",
-        type="container",
+    batch_queue(
+        default_array_command(),
+        container={"image": "python:3.12-slim", "memory": 512},
         parameters={"items_uri": "none"},
-        containerProperties={
-            "image": "python:3.12-slim",
-            "command": default_array_command(),
-            "memory": 512,
-            "vcpus": 1,
-        },
     )
+    batch = boto3.client("batch")
     job = batch.submit_job(
         jobName="cmd",
-        jobQueue="job-command",
-        jobDefinition="job-command",
+        jobQueue="queue",
+        jobDefinition="jd",
         arrayProperties={"size": len(texts)},
         parameters={"items_uri": uri},
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        parent = batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]
-        if parent["status"] in ("SUCCEEDED", "FAILED"):
-            break
-        time.sleep(0.1)
+    parent = wait_for_job(batch, job["jobId"])
     assert parent["status"] == "SUCCEEDED", parent.get("statusReason")
     jobs = runtime / "sandbox" / "jobs"
     for index, text in enumerate(texts):

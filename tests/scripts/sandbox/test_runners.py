@@ -19,6 +19,8 @@ import pytest
 from fanout_tools.sandbox import batch_runner, lambda_runner
 from moto import mock_aws
 
+from tests.scripts.sandbox.conftest import batch_queue, moto_role, wait_for_job
+
 pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
 
 HANDLER = """
@@ -95,7 +97,7 @@ def test_lambda_invoke_through_moto_runs_code_only_when_installed(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = moto_role()
         client = boto3.client("lambda")
         client.create_function(
             FunctionName="gen",
@@ -159,40 +161,11 @@ def test_retry_strategy_first_matching_rule_wins(
 # --- Batch: through moto --------------------------------------------------------------------------
 
 
-def _batch(role: str, command: list[str], **job_def: Any) -> tuple[Any, str]:
-    batch = boto3.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="env", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName="queue",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName="jd",
-        type="container",
-        containerProperties={
-            "image": "x",
-            "command": command,
-            "memory": 128,
-            "vcpus": 1,
-            "environment": [{"name": "FROM_DEFINITION", "value": "yes"}],
-        },
-        **job_def,
-    )
-    return batch, "queue"
-
-
-def _wait(batch: Any, job_id: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return dict(job)
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+def _batch(command: list[str], **job_def: Any) -> tuple[Any, str]:
+    """A queue whose job definition runs ``command`` with FROM_DEFINITION=yes: the client, the queue."""
+    environment = [{"name": "FROM_DEFINITION", "value": "yes"}]
+    batch_queue(command, container={"environment": environment}, **job_def)
+    return boto3.client("batch"), "queue"
 
 
 SCRIPT = (
@@ -205,15 +178,13 @@ def test_batch_job_runs_its_command_with_parameters_and_environment(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        batch, queue = _batch(
-            role, ["sh", "-c", SCRIPT, "sh", "Ref::item", "Ref::code"], parameters={"code": "0"}
-        )
+        batch, queue = _batch(["sh", "-c", SCRIPT, "sh", "Ref::item", "Ref::code"], parameters={"code": "0"})
         canned = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="jd", parameters={"code": "9"})
-        assert _wait(batch, canned["jobId"])["status"] == "SUCCEEDED"  # as installed: exit code 9 never ran
+        # as installed: exit code 9 never ran
+        assert wait_for_job(batch, canned["jobId"])["status"] == "SUCCEEDED"
         batch_runner.install(5555, tmp_path, workers=2)
         job = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="jd", parameters={"item": "apple"})
-        done = _wait(batch, job["jobId"])
+        done = wait_for_job(batch, job["jobId"])
         assert done["status"] == "SUCCEEDED"
         assert done["container"]["exitCode"] == 0
         log = (tmp_path / "jobs" / f"{job['jobId']}.log").read_text()
@@ -222,9 +193,7 @@ def test_batch_job_runs_its_command_with_parameters_and_environment(
 
 def test_batch_exit_code_fails_the_job_after_the_retry_strategy(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         batch, queue = _batch(
-            role,
             ["sh", "-c", SCRIPT, "sh", "Ref::item", "Ref::code"],
             retryStrategy={
                 "attempts": 3,
@@ -241,10 +210,10 @@ def test_batch_exit_code_fails_the_job_after_the_retry_strategy(tmp_path: Path, 
         exited = batch.submit_job(
             jobName="e", jobQueue=queue, jobDefinition="jd", parameters={"item": "y", "code": "4"}
         )
-        first = _wait(batch, retried["jobId"])
+        first = wait_for_job(batch, retried["jobId"])
         assert first["status"] == "FAILED"
         assert [a["container"]["exitCode"] for a in first["attempts"]] == [3, 3, 3]
-        second = _wait(batch, exited["jobId"])
+        second = wait_for_job(batch, exited["jobId"])
         assert second["status"] == "FAILED"
         assert len(second["attempts"]) == 1  # exit code 4 matches the EXIT rule: no retry
         assert second["container"]["exitCode"] == 4
@@ -252,8 +221,7 @@ def test_batch_exit_code_fails_the_job_after_the_retry_strategy(tmp_path: Path, 
 
 def test_batch_array_children_get_their_index(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        batch, queue = _batch(role, ["sh", "-c", SCRIPT, "sh", "Ref::item", "0"])
+        batch, queue = _batch(["sh", "-c", SCRIPT, "sh", "Ref::item", "0"])
         batch_runner.install(5555, tmp_path, workers=2)
         job = batch.submit_job(
             jobName="a",
@@ -262,7 +230,7 @@ def test_batch_array_children_get_their_index(tmp_path: Path, sandbox_config: An
             arrayProperties={"size": 3},
             parameters={"item": "z"},
         )
-        parent = _wait(batch, job["jobId"])
+        parent = wait_for_job(batch, job["jobId"])
         assert parent["status"] == "SUCCEEDED"
         assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
         for index in range(3):
@@ -272,14 +240,13 @@ def test_batch_array_children_get_their_index(tmp_path: Path, sandbox_config: An
 
 def test_batch_attempt_timeout_kills_the_process(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        batch, queue = _batch(role, ["sleep", "30"])
+        batch, queue = _batch(["sleep", "30"])
         batch_runner.install(5555, tmp_path, workers=2)
         started = time.monotonic()
         job = batch.submit_job(
             jobName="t", jobQueue=queue, jobDefinition="jd", timeout={"attemptDurationSeconds": 1}
         )
-        done = _wait(batch, job["jobId"])
+        done = wait_for_job(batch, job["jobId"])
         assert done["status"] == "FAILED"
         assert done["statusReason"] == batch_runner.TIMEOUT_REASON
         assert time.monotonic() - started < 10
@@ -287,14 +254,13 @@ def test_batch_attempt_timeout_kills_the_process(tmp_path: Path, sandbox_config:
 
 def test_terminate_job_kills_a_running_array_child(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        batch, queue = _batch(role, ["sleep", "30"])
+        batch, queue = _batch(["sleep", "30"])
         batch_runner.install(5555, tmp_path, workers=2)
         started = time.monotonic()
         job = batch.submit_job(jobName="k", jobQueue=queue, jobDefinition="jd", arrayProperties={"size": 2})
         time.sleep(0.5)
         batch.terminate_job(jobId=job["jobId"], reason="stopped by the execution")
-        parent = _wait(batch, job["jobId"])
+        parent = wait_for_job(batch, job["jobId"])
         assert parent["status"] == "FAILED"
         child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
         assert child["status"] == "FAILED"
