@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sandbox_stacks import SandboxStacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("alerts")]
 
@@ -56,32 +57,17 @@ class Alerted:
 
 
 @pytest.fixture(scope="module")
-def alerted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alerted]:
-    from fanout_tools import deploy
-    from fanout_tools.sandbox import control
-
-    runtime: Path = tmp_path_factory.mktemp("fanout-alerts")
-    var_file = runtime / "alerts.tfvars.json"
-    var_file.write_text(json.dumps(VARS, indent=2))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        try:
-            stack = deploy.open_stack("sandbox", [var_file])
-            stack.runner().apply(capture=True)
-            outputs = stack.outputs()
-            region = outputs["region"]
-            sqs = stack.target.client("sqs", region=region)
-            url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            sns = stack.target.client("sns", region=region)
-            sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
-            yield Alerted(stack, outputs, sqs, url)
-            # no destroy: the private sandbox goes down below, and its state with it
-        finally:
-            control.down()
+def alerted(sandbox_stacks: SandboxStacks) -> Iterator[Alerted]:
+    with sandbox_stacks.deployed("fanout-alerts", {"alerts": VARS}) as stacks:
+        deployed = stacks["alerts"]
+        sqs = deployed.client("sqs")
+        url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns = deployed.client("sns")
+        sns.subscribe(TopicArn=deployed.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+        yield Alerted(deployed.stack, deployed.outputs, sqs, url)
 
 
 def _execute(alerted: Alerted, payload: dict[str, Any]) -> Any:

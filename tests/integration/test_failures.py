@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import list_jobs, private_sandbox
+from tests.integration.conftest import list_jobs
+from tests.sandbox_stacks import DeployedStack, SandboxStacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("failures")]
 
@@ -59,57 +57,27 @@ CANCELLED_REASON = (
 )
 
 
-@dataclass
-class Failures:
+class Failures(DeployedStack):
     """The module's stack, re-applied when a case needs another mode or tolerance."""
-
-    stack: Any  # fanout_tools.deploy.Stack
-    var_file: Path
-    variables: dict[str, Any]
-    outputs: dict[str, Any]
-    applies: list[str] = field(default_factory=list)
-
-    def apply(self, variables: dict[str, Any]) -> None:
-        self.var_file.write_text(json.dumps(variables, indent=2))
-        started = time.monotonic()
-        self.stack.runner().apply(capture=True)
-        self.outputs = self.stack.outputs()
-        changed = {k: v for k, v in variables.items() if self.variables.get(k) != v} if self.applies else {}
-        self.applies.append(f"{time.monotonic() - started:.1f} s {changed or 'first apply'}")
-        self.variables = variables
 
     def use(self, modes: tuple[str, ...] | None, tolerated: int = 0) -> None:
         """Re-apply unless the stack is in one of ``modes`` (None: any; else the first) and tolerates
         ``tolerated`` failed items."""
         current = self.variables["fanout_mode"]
         mode = current if modes is None or current in modes else modes[0]
-        wanted = {**self.variables, "fanout_mode": mode, "tolerated_failure_count": tolerated}
-        if wanted != self.variables:
-            self.apply(wanted)
-
-    def cli(self, verb: str, *args: str) -> list[str]:
-        return [verb, "--target", "sandbox", "--var-file", str(self.var_file), *args]
-
-    def client(self, service: str) -> Any:
-        return self.stack.client(service)
+        self.update(fanout_mode=mode, tolerated_failure_count=tolerated)
 
 
 @pytest.fixture(scope="module")
-def failures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failures]:
-    from fanout_tools import deploy
+def failures(sandbox_stacks: SandboxStacks) -> Iterator[Failures]:
     from fanout_tools.sandbox.compat import JOB_STATE_TIME_SCALE_ENV
 
-    runtime = tmp_path_factory.mktemp("fanout-failures-it")
-    var_file = runtime / "failures.tfvars.json"
-    var_file.write_text(json.dumps(VARIABLES, indent=2))
-    with private_sandbox(runtime, **{JOB_STATE_TIME_SCALE_ENV: TIME_SCALE}):
-        stack = deploy.open_stack("sandbox", [var_file])
-        deployed = Failures(stack, var_file, {}, {})
+    env = {JOB_STATE_TIME_SCALE_ENV: TIME_SCALE}
+    with sandbox_stacks.deployed("fanout-failures-it", {"failures": VARIABLES}, Failures, **env) as stacks:
         try:
-            deployed.apply(dict(VARIABLES))
-            yield deployed
+            yield stacks["failures"]
         finally:
-            print("\napplies of the failures stack:\n  " + "\n  ".join(deployed.applies))
+            print("\napplies of the failures stack:\n  " + "\n  ".join(stacks["failures"].applies))
 
 
 @pytest.fixture(autouse=True)
