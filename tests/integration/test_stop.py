@@ -9,17 +9,15 @@ execution ABORTED. The sandbox cannot redrive: ``fanout redrive`` of the stopped
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import list_jobs
+from tests.sandbox_stacks import DeployedStack, SandboxStacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stop")]
 
@@ -48,36 +46,10 @@ OPEN = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 SETTLE_SECONDS = 20.0  # terminated jobs end within a second or two; unterminated ones sleep 30 s
 
 
-@dataclass
-class Deployed:
-    stack: Any  # fanout_tools.deploy.Stack
-    outputs: dict[str, Any]
-    var_file: Path
-
-    def client(self, service: str) -> Any:
-        return self.stack.client(service)
-
-
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployed]]:
-    from fanout_tools.bench.measure import apply_stacks
-    from fanout_tools.sandbox import control
-
-    runtime = tmp_path_factory.mktemp("fanout-stop")
-    files: dict[str, Path] = {}
-    for key, variables in STACKS.items():
-        files[key] = runtime / f"{key}.tfvars.json"
-        files[key].write_text(json.dumps(variables, indent=2))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.setenv("TARGET", "sandbox")
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        try:
-            applied = apply_stacks(files, [])
-            yield {key: Deployed(d.stack, d.outputs, files[key]) for key, d in applied.items()}
-            # no destroy: the private sandbox goes down below, and its state with it
-        finally:
-            control.down()
+def stacks(sandbox_stacks: SandboxStacks) -> Iterator[dict[str, DeployedStack]]:
+    with sandbox_stacks.deployed("fanout-stop", STACKS) as deployed:
+        yield deployed
 
 
 def _until(what: str, check: Callable[[], Any], seconds: float = 90.0) -> Any:
@@ -90,7 +62,7 @@ def _until(what: str, check: Callable[[], Any], seconds: float = 90.0) -> Any:
     raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
-def _open_jobs(deployed: Deployed, parents: list[str]) -> dict[str, int]:
+def _open_jobs(deployed: DeployedStack, parents: list[str]) -> dict[str, int]:
     """Jobs in the stack's queue, and children of ``parents``, per open status (none: ``{}``)."""
     batch = deployed.client("batch")
     counts: dict[str, int] = {}
@@ -103,7 +75,7 @@ def _open_jobs(deployed: Deployed, parents: list[str]) -> dict[str, int]:
     return counts
 
 
-def _start(deployed: Deployed) -> str:
+def _start(deployed: DeployedStack) -> str:
     from fanout_tools import executions, run
 
     name = f"stop-{uuid.uuid4().hex[:8]}"
@@ -112,12 +84,12 @@ def _start(deployed: Deployed) -> str:
     return arn
 
 
-def _status(deployed: Deployed, arn: str) -> str:
+def _status(deployed: DeployedStack, arn: str) -> str:
     return str(deployed.client("stepfunctions").describe_execution(executionArn=arn)["status"])
 
 
 def test_stopping_an_inline_run_ends_every_queued_and_running_job_and_aborts_it(
-    stacks: dict[str, Deployed], capsys: pytest.CaptureFixture[str]
+    stacks: dict[str, DeployedStack], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fanout_tools.cli import main
 
@@ -151,7 +123,9 @@ def test_stopping_an_inline_run_ends_every_queued_and_running_job_and_aborts_it(
     )
 
 
-def test_stopping_an_array_run_ends_its_array_jobs_with_their_children(stacks: dict[str, Deployed]) -> None:
+def test_stopping_an_array_run_ends_its_array_jobs_with_their_children(
+    stacks: dict[str, DeployedStack],
+) -> None:
     from fanout_tools import stop
 
     deployed = stacks["array"]
@@ -181,7 +155,7 @@ def test_stopping_an_array_run_ends_its_array_jobs_with_their_children(stacks: d
 
 
 def test_the_sandbox_refuses_to_redrive_a_stopped_run_and_says_what_to_do_instead(
-    stacks: dict[str, Deployed], capsys: pytest.CaptureFixture[str]
+    stacks: dict[str, DeployedStack], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fanout_tools import stop
     from fanout_tools.cli import main

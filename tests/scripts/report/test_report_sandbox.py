@@ -1,6 +1,6 @@
 """``fanout report`` on real runs in a fresh private sandbox: a 50-item run and a run with a failed item.
 
-One apply (inline mode, the integration tests' job command: exit 3 on an item containing "fail"),
+One apply (inline mode, the integration tests' job: "no good" and exit 3 on an item containing "fail"),
 two executions, then the report of each, read back from its HTML.
 """
 
@@ -16,25 +16,11 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_stacks import ITEM_JOB_VARIABLES, SandboxStacks
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("report")]
 
-STACK_VARS: dict[str, Any] = {
-    "name": "fanout-report",
-    "fanout_mode": "inline",
-    "max_concurrency": 10,
-    "job_command": [
-        "sh",
-        "-c",
-        'echo "item=$1 attempt=$AWS_BATCH_JOB_ATTEMPT"; '
-        'case "$1" in *fail*) echo "no good: $1"; exit 3;; esac',
-        "job",
-        "Ref::item",
-    ],
-    "job_retry_exit_codes": ["3"],
-    "job_attempts": 2,
-    "job_attempt_timeout_seconds": 60,
-    "log_retention_days": 1,
-}
+STACK_VARS: dict[str, Any] = {"name": "fanout-report", **ITEM_JOB_VARIABLES}
 
 
 def _script(page: str, element_id: str) -> Any:
@@ -44,23 +30,11 @@ def _script(page: str, element_id: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from fanout_tools import deploy
-    from fanout_tools.sandbox import control
-
-    runtime = tmp_path_factory.mktemp("fanout-report")
-    var_file = runtime / "report.tfvars.json"
-    var_file.write_text(json.dumps(STACK_VARS))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.setenv("TARGET", "sandbox")
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        try:
-            stack = deploy.open_stack("sandbox", [var_file])
-            stack.runner().apply(capture=True)
-            yield stack, stack.outputs(), var_file, runtime
-        finally:
-            control.down()
+def deployed(sandbox_stacks: SandboxStacks) -> Iterator[Any]:
+    with sandbox_stacks.deployed("fanout-report", {"report": STACK_VARS}) as stacks:
+        report = stacks["report"]
+        # the reports go to the runtime folder, where the var file is
+        yield report.stack, report.outputs, report.var_file, report.var_file.parent
 
 
 def _run(deployed: Any, payload: dict[str, Any]) -> Any:
