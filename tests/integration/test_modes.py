@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_stacks import DeployedStack, SandboxStacks
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sandbox-modes")]
 
 MODES = ("array", "distributed", "distributed_array")
@@ -50,30 +52,18 @@ def _variables(mode: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+def stacks(sandbox_stacks: SandboxStacks) -> Iterator[tuple[dict[str, DeployedStack], Path]]:
     """One stack per mode, applied in parallel in a fresh private sandbox; stopping it removes them all."""
-    from fanout_tools.bench.measure import apply_stacks
-    from fanout_tools.sandbox import control, layout
+    from fanout_tools.sandbox import layout
 
-    runtime = tmp_path_factory.mktemp("fanout-modes")
-    files: dict[str, Path] = {}
-    for mode in MODES:
-        files[mode] = runtime / f"{mode}.tfvars.json"
-        files[mode].write_text(json.dumps(_variables(mode), indent=2))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
-        patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
-        try:
-            started = time.monotonic()
-            deployed = apply_stacks(files, [])
-            print(f"modes apply ({len(MODES)} stacks in parallel): {time.monotonic() - started:.1f} s")
-            yield deployed, layout.jobs_dir(layout.sandbox_dir())
-        finally:
-            control.down()
+    started = time.monotonic()
+    with sandbox_stacks.deployed("fanout-modes", {mode: _variables(mode) for mode in MODES}) as deployed:
+        print(f"modes apply ({len(MODES)} stacks in parallel): {time.monotonic() - started:.1f} s")
+        yield deployed, layout.jobs_dir(layout.sandbox_dir())
 
 
 @pytest.fixture(scope="module")
-def results(stacks: tuple[dict[str, Any], Path]) -> dict[str, Any]:
+def results(stacks: tuple[dict[str, DeployedStack], Path]) -> dict[str, Any]:
     """One execution of ITEMS items per mode, all started at once and followed in parallel: a run waits
     mostly on the emulator's .sync polling, not on the machine."""
     from fanout_tools import run
@@ -109,7 +99,7 @@ def _items_seen(jobs_dir: Path, job_ids: set[str]) -> list[int]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_mode_runs_every_item_in_its_own_job(
-    mode: str, stacks: tuple[dict[str, Any], Path], results: dict[str, Any]
+    mode: str, stacks: tuple[dict[str, DeployedStack], Path], results: dict[str, Any]
 ) -> None:
     deployed, jobs_dir = stacks
     stack, outputs = deployed[mode].stack, deployed[mode].outputs
