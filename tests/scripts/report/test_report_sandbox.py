@@ -6,7 +6,6 @@ two executions, then the report of each, read back from its HTML.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -17,16 +16,11 @@ from typing import Any
 import pytest
 
 from tests.sandbox_stacks import ITEM_JOB_VARIABLES, SandboxStacks
+from tests.scripts.report.test_report_unit import _script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("report")]
 
 STACK_VARS: dict[str, Any] = {"name": "fanout-report", **ITEM_JOB_VARIABLES}
-
-
-def _script(page: str, element_id: str) -> Any:
-    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
-    assert found, f"no {element_id} in the report"
-    return json.loads(found.group(1))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fanout_tools import executions
@@ -151,9 +152,10 @@ def _page(data: RunData) -> str:
     return html.render(data, timeline, cost.estimate(data), b"png", b"png")
 
 
-def _script(page: str, element_id: str) -> object:
+def _script(page: str, element_id: str) -> Any:
+    """The JSON the page embeds in its ``<script type="application/json" id=ELEMENT_ID>``."""
     found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
-    assert found, element_id
+    assert found, f"no {element_id} in the report"
     return json.loads(found.group(1))
 
 
