@@ -10,6 +10,7 @@ so a killed command leaves nothing that changes the next one.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,7 @@ def open_stack(
     if command and not read_only:
         locks.acquire(target.name, command)
     for note in target.prepare(start=start):
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)  # stdout may be a verb's --json
     zip_path = package_generator() if package else None
     stack = Stack(target, str(settings["name"]), str(settings["region"]), tuple(files), zip_path, read_only)
     stack.init()
