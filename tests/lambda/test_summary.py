@@ -71,20 +71,14 @@ def request(**extra: Any) -> dict[str, Any]:
 def test_inline_records_name_the_failed_items_with_their_job_details():
     batch = FakeBatch({"j2": failed_job("j2", 3, 2), "j5": failed_job("j5", 1)}, {})
     results = [{"JobId": f"ok{i}", "JobName": f"x-item-{i}", "Status": "SUCCEEDED"} for i in range(10)]
-    results[5] = {
-        "index": 5,
-        "item": {"n": 5},
-        "JobId": "j5",
-        "Status": "FAILED",
-        "Error": "States.TaskFailed",
-    }
-    results[2] = {
-        "index": 2,
-        "item": {"n": 2},
-        "JobId": "j2",
-        "Status": "FAILED",
-        "Error": "States.TaskFailed",
-    }
+    for i in (5, 2):  # an iteration's record of a failed job (templates/asl: ItemFailed)
+        results[i] = {
+            "index": i,
+            "item": {"n": i},
+            "JobId": f"j{i}",
+            "Status": "FAILED",
+            "Error": "States.TaskFailed",
+        }
     out = summary.summarize(request(results=results), "inline", 1000, "", "runs/", clients_for(None, batch))
     assert (out["failed"], out["succeeded"], out["outcome"]) == (2, 8, "ITEMS_FAILED")
     assert [r["index"] for r in out["failed_items"]] == [2, 5]

@@ -520,38 +520,30 @@ def test_gap20_the_sandbox_clock_scale_is_a_positive_number_or_one(
 
 # --- gap 16 ---------------------------------------------------------------------------------------
 
-RESULT_WRITER_MAP = {
-    "StartAt": "Map",
-    "States": {
-        "Map": {
-            "Type": "Map",
-            "ItemsPath": "$.items",
-            "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                "StartAt": "Check",
-                "States": {
-                    "Check": {
-                        "Type": "Choice",
-                        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
-                        "Default": "Fine",
-                    },
-                    "Boom": {"Type": "Fail", "Error": "Boom", "Cause": "item two"},
-                    "Fine": {"Type": "Pass", "Result": "ok", "End": True},
-                },
-            },
-            "ToleratedFailurePercentage": 100.0,
-            "ResultWriter": {
-                "Resource": "arn:aws:states:::s3:putObject",
-                "Parameters": {"Bucket": "results", "Prefix": "out"},
-            },
-            "End": True,
-        }
-    },
-}
+
+def _result_writer_map() -> dict[str, Any]:
+    """Gap 13's Distributed Map tolerating every failure, whose child fails on item 2, with a ResultWriter."""
+    definition = _distributed_map(100.0)
+    state = definition["States"]["Map"]
+    state["ItemProcessor"]["StartAt"] = "Check"
+    state["ItemProcessor"]["States"] = {
+        "Check": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
+            "Default": "Fine",
+        },
+        "Boom": {"Type": "Fail", "Error": "Boom", "Cause": "item two"},
+        "Fine": {"Type": "Pass", "Result": "ok", "End": True},
+    }
+    state["ResultWriter"] = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "results", "Prefix": "out"},
+    }
+    return definition
 
 
 def _result_files(sfn: Any, s3: Any, role: str, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    done = _run(sfn, RESULT_WRITER_MAP, role, name, {"items": [1, 2, 3]})
+    done = _run(sfn, _result_writer_map(), role, name, {"items": [1, 2, 3]})
     assert done["status"] == "SUCCEEDED", done
     details = json.loads(done["output"])["ResultWriterDetails"]
     manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
