@@ -8,7 +8,7 @@ under the runtime folder per target and stack), else the state machine's newest 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +63,47 @@ def resolve(stack: Any, outputs: dict[str, Any], execution: str | None) -> str:
     return execution_arn_for(str(outputs["state_machine_arn"]), execution)
 
 
-def history_pages(sfn: Any, arn: str, reverse: bool = False) -> Iterator[dict[str, Any]]:
-    """Every history event of ``arn``, page by page (oldest first unless ``reverse``)."""
+def history_pages(
+    sfn: Any, arn: str, reverse: bool = False, call: Callable[..., dict[str, Any]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every history event of ``arn``, page by page (oldest first unless ``reverse``). ``call`` replaces
+    ``sfn.get_execution_history`` (the report counts its calls)."""
+    get_page = call or sfn.get_execution_history
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000, "reverseOrder": reverse}
     while True:
-        page = sfn.get_execution_history(**kwargs)
+        page = get_page(**kwargs)
         yield from page["events"]
         if not page.get("nextToken"):
             return
         kwargs["nextToken"] = page["nextToken"]
+
+
+def json_object(text: Any) -> dict[str, Any]:
+    """``text`` (JSON text or an already parsed dict) as a dict; ``{}`` for anything else."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def submitted_batch_jobs(events: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(job id, job name) of every Batch job a history's ``TaskSubmitted`` events name."""
+    for event in events:
+        if event["type"] != "TaskSubmitted":
+            continue
+        details = event.get("taskSubmittedEventDetails") or {}
+        if details.get("resourceType") == "batch":
+            out = json_object(details.get("output"))
+            job_id = out.get("JobId") or out.get("jobId")
+            if job_id:
+                yield str(job_id), str(out.get("JobName", ""))
+
+
+def batch_job_ids(events: Iterable[dict[str, Any]]) -> list[str]:
+    return [job_id for job_id, _ in submitted_batch_jobs(events)]
 
 
 def add_execution_argument(parser: Any, what: str) -> None:

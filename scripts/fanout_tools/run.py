@@ -198,29 +198,18 @@ class Follower:
         self.summary_error: str | None = None
 
     def history(self, arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return list(executions.history_pages(self.sfn, arn))
 
     def _scan(self, events: list[dict[str, Any]]) -> None:
+        for job_id, name in executions.submitted_batch_jobs(events):
+            if job_id not in self.jobs:
+                self.jobs[job_id] = JobInfo(job_id=job_id, name=name)
         for event in events:
             kind = event["type"]
-            if kind == "TaskSubmitted":
-                details = event.get("taskSubmittedEventDetails", {})
-                if details.get("resourceType") == "batch":
-                    out = json_object(details.get("output"))
-                    job_id = out.get("JobId") or out.get("jobId")
-                    if job_id and job_id not in self.jobs:
-                        self.jobs[job_id] = JobInfo(job_id=job_id, name=out.get("JobName", ""))
-            elif kind == "TaskSucceeded" and self.total is None:
+            if kind == "TaskSucceeded" and self.total is None:
                 details = event.get("taskSucceededEventDetails", {})
                 if details.get("resourceType") == "lambda":
-                    payload = json_object(details.get("output")).get("Payload")
+                    payload = executions.json_object(details.get("output")).get("Payload")
                     if isinstance(payload, dict) and isinstance(payload.get("count"), int):
                         self.total = payload["count"]
 
@@ -314,17 +303,6 @@ class Follower:
             elif job.status == "FAILED":
                 p.failed += 1
         return p
-
-
-def json_object(text: Any) -> dict[str, Any]:
-    """``text`` (JSON text or an already parsed dict) as a dict; ``{}`` for anything else."""
-    if isinstance(text, dict):
-        return text
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def check_input(stack: Stack, outputs: dict[str, Any], payload: Any, text: str | None = None) -> None:
@@ -456,7 +434,7 @@ def follow(
         seconds=seconds,
         error=described.get("error"),
         cause=described.get("cause"),
-        output=json_object(described.get("output")) if described.get("output") else None,
+        output=executions.json_object(described.get("output")) if described.get("output") else None,
         history_events=follower.history_events,
         child_history_events=follower.child_history_events,
         jobs=list(follower.jobs.values()),

@@ -223,7 +223,7 @@ def find_jobs(outputs: dict[str, Any], sfn: Any, batch: Any, described: dict[str
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from fanout_tools.report.collect import batch_job_ids
+    from fanout_tools.executions import batch_job_ids
 
     arn = str(described["executionArn"])
     found = FoundJobs()

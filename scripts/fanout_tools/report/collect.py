@@ -22,12 +22,13 @@ A million-item run therefore costs a few thousand calls at most, never one per i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fanout_tools.run import json_object
+from fanout_tools.executions import batch_job_ids, history_pages, json_object
 
 MAX_CHILD_HISTORIES = 200  # Map Run child executions whose histories are read
 MAX_DESCRIBED = 20_000  # plain jobs described one by one (DescribeJobs, 100 a call)
@@ -208,14 +209,8 @@ class Collector:
     # --- Step Functions ------------------------------------------------------------------------
 
     def history(self, arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page = self.call(self.sfn, "get_execution_history", **kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        counted = functools.partial(self.call, self.sfn, "get_execution_history")
+        return list(history_pages(self.sfn, arn, call=counted))
 
     def child_executions(self, map_run_arn: str) -> list[str] | None:
         """The Map Run's child executions, or None where the account cannot list them."""
@@ -277,19 +272,6 @@ def phases_from_history(events: list[dict[str, Any]], top_level: list[str], stop
             continue
         phases.append(Phase(name, begin, end if end is not None else stop, status.get(name, "SUCCEEDED")))
     return phases
-
-
-def batch_job_ids(events: list[dict[str, Any]]) -> list[str]:
-    ids: list[str] = []
-    for event in events:
-        if event["type"] == "TaskSubmitted":
-            details = event.get("taskSubmittedEventDetails") or {}
-            if details.get("resourceType") == "batch":
-                out = json_object(details.get("output"))
-                job_id = out.get("JobId") or out.get("jobId")
-                if job_id:
-                    ids.append(str(job_id))
-    return ids
 
 
 def lambda_usage(events: list[dict[str, Any]]) -> tuple[int, float]:
