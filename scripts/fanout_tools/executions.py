@@ -14,9 +14,14 @@ from typing import Any
 
 from fanout_tools.errors import FanoutError
 
-# The state whose output is the run's item summary (templates/asl/); ``fanout status`` reads it from the
-# history, so it is found whether the execution succeeded or failed with ItemsFailed.
+# Names the state machine and the tooling share; the renderer passes them to templates/asl/.
+# The state whose output is the run's item summary; ``fanout status`` reads it from the history, so it is
+# found whether the execution succeeded or failed with ItemsFailed.
 SUMMARY_STATE = "SummarizeItems"
+# The Fail state's Error when items failed beyond the tolerance, and the summary's outcome that leads
+# there (lambda/generator/summary.py writes it; the Lambda zip cannot import this module).
+ITEMS_FAILED_ERROR = "ItemsFailed"
+ITEMS_FAILED_OUTCOME = "ITEMS_FAILED"
 
 
 def last_run_file(target_name: str, stack_name: str) -> Path:

@@ -76,7 +76,7 @@ def _instead(stack: Stack, name: str) -> str:
 
 def refusal(stack: Stack, described: dict[str, Any]) -> RedriveRefused | None:
     """Why ``described`` (a DescribeExecution answer) must not be redriven, or None when it may be."""
-    from fanout_tools.status import ITEMS_FAILED_ERROR
+    from fanout_tools.executions import ITEMS_FAILED_ERROR
 
     name = str(described.get("name") or _name(str(described["executionArn"])))
     status = str(described.get("status"))

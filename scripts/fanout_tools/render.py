@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fanout_tools import executions
 from fanout_tools.contract import contract
 from fanout_tools.errors import ConfigError
 from fanout_tools.paths import templates_dir, terraform_dir
@@ -131,9 +132,17 @@ def render_template(mode: str, inner_max_concurrency: int = DEFAULT_INNER_MAX_CO
         autoescape=False,
         keep_trailing_newline=True,
     )
+    # globals, not render arguments: the imported macros see them too
+    env.globals.update(
+        summary_state=executions.SUMMARY_STATE,
+        items_failed_error=executions.ITEMS_FAILED_ERROR,
+        items_failed_outcome=executions.ITEMS_FAILED_OUTCOME,
+    )
     name = f"{mode}.asl.json.j2" if mode in COMPARISON_DESIGNS else "state_machine.asl.json.j2"
     text = env.get_template(name).render(
-        mode=mode, v=placeholders, inner_max_concurrency=int(inner_max_concurrency)
+        mode=mode,
+        v=placeholders,
+        inner_max_concurrency=int(inner_max_concurrency),
     )
     # Normalise layout: Terraform placeholders are not JSON, so only trailing spaces are trimmed.
     return "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"

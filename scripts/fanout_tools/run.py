@@ -589,10 +589,10 @@ def failed_error(stack: Stack, result: RunResult) -> RunFailedError:
     name = result.execution_arn.rsplit(":", 1)[-1]
     summary = result.summary
     if summary is not None and (
-        result.error == status.ITEMS_FAILED_ERROR or summary.outcome == status.ITEMS_FAILED_OUTCOME
+        result.error == executions.ITEMS_FAILED_ERROR or summary.outcome == executions.ITEMS_FAILED_OUTCOME
     ):
         return RunFailedError(
-            f"the execution {result.status}: {status.ITEMS_FAILED_ERROR}: "
+            f"the execution {result.status}: {executions.ITEMS_FAILED_ERROR}: "
             f"{summary.failed:,} of {summary.count:,} items failed",
             f"the failed items are listed above (again: `{stack.hint(f'status EXECUTION={name}')}`); "
             f"rerun just them: `{stack.hint(f'rerun-failed EXECUTION={name}')}`",

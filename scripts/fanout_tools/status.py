@@ -23,15 +23,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 from fanout_tools.deploy import add_target_arguments
 from fanout_tools.errors import FanoutError
+
+# re-exported: the status verb's vocabulary (the names live in executions, which renders them into the ASL)
+from fanout_tools.executions import ITEMS_FAILED_ERROR as ITEMS_FAILED_ERROR
+from fanout_tools.executions import ITEMS_FAILED_OUTCOME as ITEMS_FAILED_OUTCOME
 from fanout_tools.executions import SUMMARY_STATE, add_execution_argument, history_pages
 
 if TYPE_CHECKING:
     from fanout_tools.deploy import Stack
     from fanout_tools.targets import Target
 
-# The Fail state's Error when items failed beyond the tolerance (the summary's outcome ITEMS_FAILED).
-ITEMS_FAILED_ERROR = "ItemsFailed"
-ITEMS_FAILED_OUTCOME = "ITEMS_FAILED"
 DEFAULT_LIMIT = 20
 DEFAULT_LOG_LINES = 5
 LINE_WIDTH = 240  # characters of one printed line: a log line or a status reason can be any length
