@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from fanout_tools import deploy, run, status
 from fanout_tools.cli import main
 from fanout_tools.executions import SUMMARY_STATE
-from fanout_tools.targets.base import JobLog
+from fanout_tools.targets import SandboxTarget
+from fanout_tools.targets.base import JobLog, JobRef
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -163,26 +164,17 @@ class FakeSfn:
         return {"executionArn": arn_of(name)}
 
 
-class FakeTarget:
-    name = "sandbox"
+class FakeTarget(SandboxTarget):
+    """The sandbox target (its ``job_log`` defaults and hints) with made-up logs: nothing is started."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.logs_read: list[tuple[str, str | None, int]] = []
 
-    def job_log(
-        self,
-        outputs: dict[str, Any],
-        job_id: str,
-        log_stream: str | None,
-        array: bool = False,
-        lines: int = 4,
-    ) -> JobLog:
-        self.logs_read.append((job_id, log_stream, lines))
-        text = tuple(f"{job_id} says line {n}" for n in range(30))
-        return JobLog(f"/jobs/{job_id}.log", text[-lines:])
-
-    def command_hint(self, make_args: str) -> str:
-        return f"make {make_args}"
+    def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
+        self.logs_read.append((job.job_id, job.log_stream, job.lines))
+        text = tuple(f"{job.job_id} says line {n}" for n in range(30))
+        return JobLog(f"/jobs/{job.job_id}.log", text[-job.lines :])
 
     def logs_hint(self, outputs: dict[str, Any]) -> str:
         return "logs: /jobs"
@@ -475,11 +467,10 @@ def test_any_number_of_failures_prints_a_bounded_number_of_short_lines(
     failed: int, records: list[dict[str, Any]], limit: int, log_lines: int, uri: str | None
 ) -> None:
     class NoisyTarget(FakeTarget):
-        def job_log(self, *args: Any, **kwargs: Any) -> JobLog:
+        def _job_log(self, outputs: dict[str, Any], job: JobRef) -> JobLog:
             # a log line may hold anything: control characters, escapes, megabytes
-            lines = int(kwargs["lines"])
             return JobLog(
-                "\x1b[2J/jobs/x.log\n", tuple("\x1b[31m" + "x" * 5000 + "\r\n" for _ in range(lines))
+                "\x1b[2J/jobs/x.log\n", tuple("\x1b[31m" + "x" * 5000 + "\r\n" for _ in range(job.lines))
             )
 
     value = {**summary("x", failed=[]), "failed": failed, "count": failed + 3, "succeeded": 3}
