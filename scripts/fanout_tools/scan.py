@@ -198,9 +198,17 @@ def checkov_binary() -> str:
 
 
 def run_checkov(
-    args: list[str], output_dir: Path, checks_dir: Path = CHECKS_DIR, plan_file: Path | None = None
+    args: list[str],
+    output_dir: Path,
+    checks_dir: Path = CHECKS_DIR,
+    plan_file: Path | None = None,
+    cwd: Path | None = None,
 ) -> dict[str, Any]:
-    """Run checkov with the project's checks; return the parsed JSON report (CLI text to results_cli.txt)."""
+    """Run checkov with the project's checks; return the parsed JSON report (CLI text to results_cli.txt).
+
+    checkov runs in ``cwd`` (default: the repository). Scanning a folder of plans (``-d``) needs that
+    folder there: checkov names each plan relative to it, and the project's checks open it from ``cwd``.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     if not (checks_dir / "__init__.py").is_file():
         raise ConfigError(
@@ -228,7 +236,7 @@ def run_checkov(
     env.pop("FANOUT_PLAN_JSON", None)
     if plan_file:
         env["FANOUT_PLAN_JSON"] = str(plan_file)  # the project's checks read the whole plan
-    result = subprocess.run(cmd, env=env, text=True, capture_output=True, cwd=repo_root())
+    result = subprocess.run(cmd, env=env, text=True, capture_output=True, cwd=cwd or repo_root())
     report_path = output_dir / "results_json.json"
     if result.returncode not in (0, 1) or not report_path.is_file():
         raise FanoutError(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ def _custom_ids() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def results(plan_summary, tmp_path_factory) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:  # type: ignore[no-untyped-def]
     """file stem -> {(check id, resource): checkov record} for the project's checks."""
-    from fanout_tools.scan import CHECKS_DIR, checkov_binary, checkov_env
+    from fanout_tools.scan import run_checkov
 
     real = plan_summary().raw
     folder = tmp_path_factory.mktemp("check-plans")
@@ -45,33 +44,15 @@ def results(plan_summary, tmp_path_factory) -> dict[str, dict[tuple[str, str], d
         plan = copy.deepcopy(real)
         mutate(plan)
         (folder / f"{name}.json").write_text(json.dumps(plan))
-    out = folder / "reports"
-    command = [
-        checkov_binary(),
-        "-d",
-        str(folder),
-        "--framework",
-        "terraform_plan",
-        "--skip-download",
-        "--external-checks-dir",
-        str(CHECKS_DIR),
-        "--check",
-        ",".join(_custom_ids()),
-        "--output",
-        "json",
-        "--output-file-path",
-        str(out),
-    ]
-    env = checkov_env()
-    env.pop("FANOUT_PLAN_JSON", None)
-    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
-    report = json.loads((out / "results_json.json").read_text())
-    assert done.returncode in (0, 1), done.stderr[-2000:]
+    # checkov as the scan runs it (it raises unless checkov ran), on every plan in the folder at once
+    args = ["-d", str(folder), "--framework", "terraform_plan", "--check", ",".join(_custom_ids())]
+    reports = run_checkov(args, folder / "reports", cwd=folder)["reports"]
     by_file: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    for outcome in ("passed_checks", "failed_checks"):
-        for record in report["results"][outcome]:
-            stem = Path(record["file_path"]).stem
-            by_file.setdefault(stem, {})[(record["check_id"], record["resource"])] = record
+    for report in reports:
+        for outcome in ("passed_checks", "failed_checks"):
+            for record in report["results"][outcome]:
+                stem = Path(record["file_path"]).stem
+                by_file.setdefault(stem, {})[(record["check_id"], record["resource"])] = record
     return by_file
 
 
