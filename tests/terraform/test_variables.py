@@ -103,9 +103,7 @@ def rejections(planner) -> dict[str, tuple[str, list[str], bool]]:  # type: igno
 
 @pytest.mark.xdist_group("plan-b")
 @pytest.mark.parametrize(("batch", "message"), [pytest.param(b, m, id=i) for i, b, _, m in BAD_VARS])
-def test_bad_value_is_rejected_with_its_own_message(rejections, moto_endpoint, batch, message) -> None:  # type: ignore[no-untyped-def]
-    import boto3
-
+def test_bad_value_is_rejected_with_its_own_message(rejections, account, batch, message) -> None:  # type: ignore[no-untyped-def]
     _, diagnostics, applyable = rejections[batch]
     matching = [d for d in diagnostics if message in d]
     assert len(matching) == 1, f"{message!r} not reported exactly once in:\n" + "\n".join(diagnostics)
@@ -114,14 +112,7 @@ def test_bad_value_is_rejected_with_its_own_message(rejections, moto_endpoint, b
     assert len(diagnostics) == sum(1 for _, b, _, _ in BAD_VARS if b == batch), "\n".join(diagnostics)
     # the plan failed as a whole: Terraform marks it errored and would not apply it; nothing was created
     assert not applyable
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    assert iam.list_roles()["Roles"] == []
+    assert account.client("iam").list_roles()["Roles"] == []
 
 
 def test_every_case_names_a_different_rule() -> None:
