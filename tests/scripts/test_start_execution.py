@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -205,67 +206,78 @@ def stop_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return calls
 
 
-def interrupt_run(monkeypatch: pytest.MonkeyPatch, tty: bool, answer: Any) -> int:
+# ctrl_c(tty, answer) -> (exit code, stdout, stderr)
+CtrlC = Callable[[bool, Any], tuple[int, str, str]]
+
+
+@pytest.fixture
+def ctrl_c(
+    followed: FollowedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> CtrlC:
     """``fanout run`` with Ctrl-C while it follows; ``answer`` is typed (or raised) at the question."""
 
-    def follow(*args: Any, **kwargs: Any) -> run.RunResult:
-        raise KeyboardInterrupt
+    def interrupt(tty: bool, answer: Any) -> tuple[int, str, str]:
+        def follow(*args: Any, **kwargs: Any) -> run.RunResult:
+            raise KeyboardInterrupt
 
-    def ask(prompt: str) -> str:
-        assert tty, "nothing may be asked without a terminal"
-        assert prompt == run.STOP_QUESTION
-        if isinstance(answer, BaseException):
-            raise answer
-        return str(answer)
+        def ask(prompt: str) -> str:
+            assert tty, "nothing may be asked without a terminal"
+            assert prompt == run.STOP_QUESTION
+            if isinstance(answer, BaseException):
+                raise answer
+            return str(answer)
 
-    monkeypatch.setattr(run, "follow", follow)
-    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(isatty=lambda: tty))
-    monkeypatch.setattr("builtins.input", ask)
-    return main(["run", "--items", "3", "--no-progress", "--name", "r2"])
+        monkeypatch.setattr(run, "follow", follow)
+        monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(isatty=lambda: tty))
+        monkeypatch.setattr("builtins.input", ask)
+        code = main(["run", "--items", "3", "--no-progress", "--name", "r2"])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return interrupt
 
 
 def test_ctrl_c_then_s_stops_the_execution(
-    followed: FollowedStack,
-    stop_calls: list[tuple[Any, ...]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    ctrl_c: CtrlC, followed: FollowedStack, stop_calls: list[tuple[Any, ...]]
 ) -> None:
-    assert interrupt_run(monkeypatch, tty=True, answer="s") == 130
+    code, out, err = ctrl_c(True, "s")
+    assert code == 130
     [(stack, outputs, arn, reason)] = stop_calls
     assert outputs["fanout_mode"] == "inline"
     assert stack is followed and arn.endswith(":execution:fanout:r2") and "Ctrl-C" in reason
-    captured = capsys.readouterr()
-    assert "stopped r2 (RUNNING -> ABORTED); terminated 3 jobs" in captured.out
-    assert "`make status EXECUTION=r2`" in captured.out and captured.err == ""
+    assert "stopped r2 (RUNNING -> ABORTED); terminated 3 jobs" in out
+    assert "`make status EXECUTION=r2`" in out and err == ""
 
 
-@pytest.mark.parametrize("answer", ["", "l", "leave", KeyboardInterrupt(), EOFError()])
-def test_ctrl_c_then_anything_else_leaves_it_running_and_says_how_to_stop_or_follow_it(
+LEFT = ("left r2 running", "stop it:   `make stop EXECUTION=r2`", "follow it: `make status EXECUTION=r2`")
+NOT_ASKED = (
+    "interrupted: r2 keeps running (stdin is not a terminal, so nothing was asked)",
+    "`make stop EXECUTION=r2`",
+    "`make status EXECUTION=r2`",
+)
+
+
+@pytest.mark.parametrize(
+    ("tty", "answer", "says"),
+    [
+        *(pytest.param(True, a, LEFT, id=f"answer-{a!r}") for a in ["", "l", "leave"]),
+        pytest.param(True, KeyboardInterrupt(), LEFT, id="ctrl-c-again"),
+        pytest.param(True, EOFError(), LEFT, id="end-of-input"),
+        pytest.param(False, None, NOT_ASKED, id="no-terminal-nothing-asked"),
+    ],
+)
+def test_ctrl_c_then_anything_but_s_leaves_it_running_and_says_how_to_stop_or_follow_it(
+    tty: bool,
     answer: Any,
+    says: tuple[str, ...],
+    ctrl_c: CtrlC,
     followed: FollowedStack,
     stop_calls: list[tuple[Any, ...]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert interrupt_run(monkeypatch, tty=True, answer=answer) == 130
-    assert stop_calls == []
-    captured = capsys.readouterr()
-    assert "left r2 running" in captured.out
-    assert "stop it:   `make stop EXECUTION=r2`" in captured.out
-    assert "follow it: `make status EXECUTION=r2`" in captured.out
-    assert captured.err == ""
-
-
-def test_ctrl_c_without_a_terminal_asks_nothing_and_leaves_it_running(
-    followed: FollowedStack,
-    stop_calls: list[tuple[Any, ...]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert interrupt_run(monkeypatch, tty=False, answer=None) == 130
-    assert stop_calls == []
-    out = capsys.readouterr().out
-    assert "interrupted: r2 keeps running (stdin is not a terminal, so nothing was asked)" in out
-    assert "`make stop EXECUTION=r2`" in out and "`make status EXECUTION=r2`" in out
+    code, out, err = ctrl_c(tty, answer)
+    assert code == 130 and stop_calls == []
+    for line in says:
+        assert line in out, out
+    assert err == ""
     # it is still the stack's last run: `make status` without EXECUTION finds it
     assert executions.last_execution(followed, {}).endswith(":r2")
