@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -413,40 +414,58 @@ def _task_failures(sfn: Any, execution_arn: str) -> list[str]:
     return [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
 
 
+@contextmanager
+def _step_functions(sandbox_config: Any) -> Iterator[str]:
+    """In-process moto as the sandbox configures it, able to run state machines: yields a role for them."""
+    with mock_aws(config=sandbox_config):
+        compat.fill_normalisation_hooks()
+        yield moto_role()
+
+
+def _assert_throttled(call: Callable[[], Any]) -> None:
+    """``call`` (one attempt, no retries of botocore's) is answered 429 TooManyRequestsException."""
+    with pytest.raises(ClientError) as raised:
+        call()
+    error = raised.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "TooManyRequestsException",
+        429,
+    )
+
+
+def _retried_through(
+    definition: dict[str, Any], role: str, error: str, store: faults.Store
+) -> dict[str, Any]:
+    """Run ``definition``: its Retry gets it through exactly one ``error``, the fault's last throttle."""
+    sfn = boto3.client("stepfunctions")
+    done = _run(sfn, definition, role, "throttled")
+    assert done["status"] == "SUCCEEDED", done
+    assert _task_failures(sfn, done["executionArn"]) == [error]
+    assert store.faults() == ()
+    return done
+
+
 @IN_PROCESS
 def test_submit_throttle_answers_429_and_the_definitions_retry_gets_through(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
-    with mock_aws(config=sandbox_config):
-        compat.fill_normalisation_hooks()
-        role = moto_role()
+    with _step_functions(sandbox_config) as role:
         queue = batch_queue(["true"], role)
         batch_runner.install(5555, tmp_path, workers=2)
         store = faults.Store(tmp_path)
         store.add(faults.Fault(faults.SUBMIT_THROTTLE, count=2))
-        with pytest.raises(ClientError) as raised:
-            boto3.client("batch", config=ONCE).submit_job(jobName="j", jobQueue=queue, jobDefinition="jd")
-        error = raised.value.response
-        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
-            "TooManyRequestsException",
-            429,
-        )
+        batch = boto3.client("batch", config=ONCE)
+        _assert_throttled(lambda: batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="jd"))
         retry = [{"ErrorEquals": ["Batch.TooManyRequestsException"], "IntervalSeconds": 1}]
         definition = {"StartAt": "Job", "States": {"Job": submit_job_task(queue, Retry=retry)}}
-        sfn = boto3.client("stepfunctions")
-        done = _run(sfn, definition, role, "throttled")
-        assert done["status"] == "SUCCEEDED"
-        assert _task_failures(sfn, done["executionArn"]) == ["Batch.TooManyRequestsException"]
-        assert store.faults() == ()
+        _retried_through(definition, role, "Batch.TooManyRequestsException", store)
 
 
 @IN_PROCESS
 def test_lambda_throttle_answers_429_for_the_generator_and_the_definitions_retry_gets_through(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
-    with mock_aws(config=sandbox_config):
-        compat.fill_normalisation_hooks()
-        role = moto_role()
+    with _step_functions(sandbox_config) as role:
         client = boto3.client("lambda")
         for name in ("stack-generator", "other"):
             client.create_function(
@@ -462,13 +481,8 @@ def test_lambda_throttle_answers_429_for_the_generator_and_the_definitions_retry
         store = faults.Store(tmp_path)
         store.add(faults.Fault(faults.LAMBDA_THROTTLE, count=2))
         assert "FunctionError" not in client.invoke(FunctionName="other", Payload="{}")  # not throttled
-        with pytest.raises(ClientError) as raised:
-            boto3.client("lambda", config=ONCE).invoke(FunctionName="stack-generator", Payload="{}")
-        error = raised.value.response
-        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
-            "TooManyRequestsException",
-            429,
-        )
+        once = boto3.client("lambda", config=ONCE)
+        _assert_throttled(lambda: once.invoke(FunctionName="stack-generator", Payload="{}"))
         definition = {
             "StartAt": "Generate",
             "States": {
@@ -482,12 +496,8 @@ def test_lambda_throttle_answers_429_for_the_generator_and_the_definitions_retry
                 }
             },
         }
-        sfn = boto3.client("stepfunctions")
-        done = _run(sfn, definition, role, "throttled")
-        assert done["status"] == "SUCCEEDED", done
+        done = _retried_through(definition, role, "Lambda.TooManyRequestsException", store)
         assert json.loads(done["output"])["generated"]["echo"] == {"count": 1}
-        assert _task_failures(sfn, done["executionArn"]) == ["Lambda.TooManyRequestsException"]
-        assert store.faults() == ()
 
 
 # --- the CLI against a private sandbox server --------------------------------------------------------------
