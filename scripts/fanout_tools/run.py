@@ -333,6 +333,10 @@ def check_input(stack: Stack, outputs: dict[str, Any], payload: Any, text: str |
 # StartExecution's own refusals (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html#API_StartExecution_Errors)
 # and throttling (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-api-action-throttling-general):
 # code -> (what happened, what to do).
+_THROTTLED = (
+    "Step Functions throttled StartExecution (the SDK's retries ran out)",
+    "wait a few seconds and run again; fewer runs at once",
+)
 START_REFUSALS: dict[str, tuple[str, str]] = {
     "InvalidExecutionInput": (
         "Step Functions refused the execution input",
@@ -348,14 +352,9 @@ START_REFUSALS: dict[str, tuple[str, str]] = {
     "ExecutionAlreadyExists": ("an execution of that name already exists", "pick another --name"),
     "InvalidName": ("the execution name is not valid", "use 1-80 letters, digits, - or _ in --name"),
     "InvalidArn": ("the state machine ARN is not valid", "redeploy with `make apply`"),
-    "ThrottlingException": (
-        "Step Functions throttled StartExecution (the SDK's retries ran out)",
-        "wait a few seconds and run again; fewer runs at once",
-    ),
-    "TooManyRequestsException": (
-        "Step Functions throttled StartExecution (the SDK's retries ran out)",
-        "wait a few seconds and run again; fewer runs at once",
-    ),
+    # the two codes Step Functions throttles with
+    "ThrottlingException": _THROTTLED,
+    "TooManyRequestsException": _THROTTLED,
 }
 
 
