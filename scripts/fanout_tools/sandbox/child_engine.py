@@ -119,6 +119,8 @@ class ChildEngine:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.started_children = 0
+        # children's log lines not yet in CloudWatch Logs: (group, stream, timestamp ms, lines)
+        self.pending_logs: list[tuple[str, str, int, list[str]]] = []
 
     # --- any thread ---------------------------------------------------------------------------------
     def add(self, array_job: array_jobs.ArrayJob) -> None:
@@ -170,6 +172,19 @@ class ChildEngine:
                     attempt.array, attempt.index, success=False, reason=f"sandbox runner error: {err}"
                 )
         self._check_deadlines()
+        self._flush_logs()
+
+    def _flush_logs(self) -> None:
+        """Publish the children's pending log lines: one call per log group for all the children that
+        ended in this step, not one per child."""
+        if not self.pending_logs:
+            return
+        pending, self.pending_logs = self.pending_logs, []
+        by_group: dict[str, list[tuple[str, int, list[str]]]] = {}
+        for group, stream, timestamp, lines in pending:
+            by_group.setdefault(group, []).append((stream, timestamp, lines))
+        for group, entries in by_group.items():
+            job_logs.publish_many(self.logs_backend, group, entries)
 
     def _wait_seconds(self) -> float:
         if not self.active:
@@ -414,8 +429,8 @@ class ChildEngine:
                 os.write(log_fd, data)
             finally:
                 os.close(log_fd)
-        text = data.decode(errors="replace")
-        job_logs.publish(self.logs_backend, array_job.log_group, array_job.stream(index), text.splitlines())
+        lines = data.decode(errors="replace").splitlines()
+        self.pending_logs.append((array_job.log_group, array_job.stream(index), _now_ms(), lines))
         array_job.record_attempt(
             index, attempt.number, code, attempt.started, _now_ms(), status_reason, reason
         )
@@ -451,6 +466,7 @@ class ChildEngine:
             with contextlib.suppress(ValueError):
                 self.active.remove(array_job)
             array_job.shortcut = None  # drop the cached batch
+            self._flush_logs()  # a finished parent's children have their output in CloudWatch Logs
             self.finish_parent(array_job)
 
 

@@ -246,3 +246,35 @@ def test_terminate_one_child_leaves_the_others(tmp_path: Path, sandbox_config: A
         child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
         assert (child["status"], child["statusReason"]) == ("FAILED", "not this one")
         assert time.monotonic() - started < 20
+
+
+def test_every_childs_output_is_in_its_own_log_stream_when_the_parent_ends(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    """The engine publishes children's lines in batches: all of them are in CloudWatch Logs, each in
+    its child's stream and in order, by the time DescribeJobs shows the parent finished."""
+    size = 9
+    with mock_aws(config=sandbox_config):
+        batch = _queue(
+            ["sh", "-c", 'echo "one $AWS_BATCH_JOB_ARRAY_INDEX"; echo "two $AWS_BATCH_JOB_ARRAY_INDEX"']
+        )
+        batch_runner.install(5555, tmp_path, workers=3)
+        job = batch.submit_job(
+            jobName="logs", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": size}
+        )
+        assert wait_for_job(batch, job["jobId"])["status"] == "SUCCEEDED"
+        logs = boto3.client("logs")
+        streams = logs.describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]
+        assert sorted(s["logStreamName"] for s in streams) == sorted(
+            f"jd/default/{job['jobId']}:{i}" for i in range(size)
+        )
+        for index in range(size):
+            events = logs.get_log_events(
+                logGroupName="/aws/batch/job",
+                logStreamName=f"jd/default/{job['jobId']}:{index}",
+                startFromHead=True,
+            )["events"]
+            messages = [e["message"] for e in events]
+            assert messages[0].startswith("--- attempt 1: ")
+            assert messages[1:] == [f"one {index}", f"two {index}", "--- exit code 0"]
+            assert all(e["timestamp"] > 0 for e in events)
