@@ -287,13 +287,18 @@ def test_throttled_submitjob_calls_are_retried_by_the_definition(
     assert (result.summary.failed, result.summary.succeeded) == (0, COUNT)
 
 
+def _inline_run_with_fault(failures: Failures, capsys: pytest.CaptureFixture[str], *fault: str) -> Any:
+    """An execution (:func:`_execute`) on the inline stack, where the cases that do not depend on the mode
+    run (its task events are in the execution's own history), after ``fanout sandbox fault FAULT...``."""
+    failures.use(("inline",))
+    _fault(capsys, *fault)
+    return _execute(failures)
+
+
 def test_a_throttled_generator_is_invoked_again(
     failures: Failures, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    failures.use(("inline",))
-    _fault(capsys, "lambda-throttle", "--count", "2")
-
-    result = _execute(failures)
+    result = _inline_run_with_fault(failures, capsys, "lambda-throttle", "--count", "2")
 
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     events = _history(failures, result.execution_arn)
@@ -327,10 +332,7 @@ def test_a_reclaimed_spot_attempt_is_retried_by_batch_and_succeeds(
 def test_a_job_stuck_runnable_is_cancelled_by_the_queue_and_reported_failed(
     failures: Failures, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    failures.use(("inline",))
-    _fault(capsys, "stuck-runnable", "--items", "3")
-
-    result = _execute(failures)
+    result = _inline_run_with_fault(failures, capsys, "stuck-runnable", "--items", "3")
 
     assert (result.status, result.error) == ("FAILED", "ItemsFailed")
     assert (result.summary.failed, result.summary.succeeded) == (1, COUNT - 1)
