@@ -4,7 +4,8 @@
   contract: every root and module variable the contract names defaults to the contract's default.
 * A module that declares an input the root declares too validates it with the root's conditions and
   messages, read from the same contract: checked on the source, and by planning the same bad values
-  against the root and against each such module (called directly) and comparing the messages.
+  against the root and against each such module (called as a consumer would call it) and comparing
+  the messages.
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def _module_bad_value(name: str, value: Any) -> Any:
     return value
 
 
-def _diagnostics(stderr: str) -> list[tuple[str, str]]:
-    """(variable, message) of every "Invalid value for variable" diagnostic in Terraform's output.
+def _diagnostics(stderr: str) -> list[tuple[str, str, str]]:
+    """(module call, variable, message) of every "Invalid value for variable" diagnostic in Terraform's
+    output; the module call is "" for the root's own variables.
 
     The variable is the message's first word: every message starts with the name of what it checks."""
     text = "\n".join(re.sub(r"^[│╷╵] ?", "", line) for line in stderr.splitlines())
@@ -162,10 +164,11 @@ def _diagnostics(stderr: str) -> list[tuple[str, str]]:
     for block in text.split("Error: ")[1:]:
         if not block.startswith("Invalid value for"):
             continue
+        call = re.search(r"in module\.(\w+):", block)
         paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", block) if p.strip()]
         checked = next(i for i, p in enumerate(paragraphs) if p.startswith("This was checked"))
         message = paragraphs[checked - 1]
-        found.append((message.split(" ")[0].split(".")[0], message))
+        found.append((call.group(1) if call else "", message.split(" ")[0].split(".")[0], message))
     return found
 
 
@@ -176,11 +179,12 @@ def _batches(names: set[str]) -> list[dict[str, Any]]:
     return [{n: v for n, v, _ in BAD_VALUES if n in batch} for batch in batches if batch]
 
 
-def _collect(stderrs: list[str]) -> dict[str, list[str]]:
-    messages: dict[str, list[str]] = {}
+def _collect(stderrs: list[str]) -> dict[str, dict[str, list[str]]]:
+    """module call ("" for the root) -> variable -> messages."""
+    messages: dict[str, dict[str, list[str]]] = {}
     for stderr in stderrs:
-        for variable, message in _diagnostics(stderr):
-            messages.setdefault(variable, []).append(message)
+        for call, variable, message in _diagnostics(stderr):
+            messages.setdefault(call, {}).setdefault(variable, []).append(message)
     return messages
 
 
@@ -191,41 +195,54 @@ def root_messages(planner) -> dict[str, list[str]]:  # type: ignore[no-untyped-d
     for batch in _batches({n for n, *_ in BAD_VALUES}):
         tf_vars = {k: v for n, value in batch.items() for k, v in {n: value, **extra[n]}.items()}
         stderrs.append(planner.plan_error(tf_vars)[1])
-    return _collect(stderrs)
+    return _collect(stderrs).get("", {})
 
 
 @pytest.fixture(scope="module")
 def module_messages(planner, moto_endpoint, generator_zip) -> dict[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """module -> variable -> messages, each module planned on its own, as a root (as a consumer of
-    that module alone would call it): the module's inputs are then validated exactly like the root's."""
-    binary = terraform_binary()
-    out = {}
+    """module -> variable -> messages, each module called as a consumer of that module alone would call
+    it (valid required inputs plus the bad values), so its inputs are validated exactly as the root's.
+
+    Every call (each module once per bad value) sits in ONE generated root, planned once: Terraform
+    reports every failed validation of a plan, each with the module call it came from."""
+    calls: dict[str, dict[str, Any]] = {}
     for module, variables in MODULE_VARIABLES.items():
-        names = {n for n, *_ in BAD_VALUES if n in variables}
-        if not names:
-            continue
-        folder = Path(planner.workdir) / "modules" / module  # beside ../../contract.json, as in the repo
-        env = {k: v for k, v in planner.env.items() if not k.startswith("TF_VAR_")}
-        env["TF_DATA_DIR"] = str(Path(planner.workdir) / f".terraform-contract-{module}")
-        env.setdefault("AWS_ENDPOINT_URL", moto_endpoint)
-        env.setdefault("AWS_REGION", "us-east-1")  # the module has no provider block of its own
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            env.setdefault(key, "testing")
-        init = [binary, "init", "-input=false", "-no-color"]
-        subprocess.run(init, cwd=folder, env=env, check=True, capture_output=True)
-        stderrs = []
-        for i, batch in enumerate(_batches(names)):
-            tf_vars = {
-                **_module_inputs(module, generator_zip),
-                **{n: _module_bad_value(n, v) for n, v in batch.items()},
-            }
-            var_file = Path(planner.workdir) / f"contract-{module}-{i}.tfvars.json"
-            var_file.write_text(json.dumps(tf_vars, indent=2))
-            argv = [binary, "plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"]
-            done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
-            assert done.returncode != 0, f"modules/{module} accepted {batch}"
-            stderrs.append(done.stderr)
-        out[module] = _collect(stderrs)
+        for name, value, _ in BAD_VALUES:
+            if name in variables:  # one bad value per call: in a module call, one failed validation
+                # keeps Terraform from checking the rules of that call that name another variable
+                calls[f"{module}__{name}"] = {
+                    "source": f"../modules/{module}",
+                    **_module_inputs(module, generator_zip),
+                    name: _module_bad_value(name, value),
+                }
+    folder = Path(planner.workdir) / "contract-calls"  # beside modules/ and contract.json, as in the repo
+    folder.mkdir(exist_ok=True)
+    env = {k: v for k, v in planner.env.items() if not k.startswith("TF_VAR_")}
+    env["TF_DATA_DIR"] = str(folder / ".terraform")
+    env.setdefault("AWS_ENDPOINT_URL", moto_endpoint)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.setdefault(key, "testing")
+    binary = terraform_binary()
+
+    def plan(planned: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+        root = {"provider": {"aws": {"region": "us-east-1"}}, "module": planned}
+        (folder / "main.tf.json").write_text(json.dumps(root, indent=2))
+        argv = [binary, "plan", "-input=false", "-no-color", "-lock=false"]
+        return _collect([subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True).stderr])
+
+    (folder / "main.tf.json").write_text(json.dumps({"module": calls}))
+    init = [binary, "init", "-input=false", "-no-color"]
+    subprocess.run(init, cwd=folder, env=env, check=True, capture_output=True)
+    by_call = plan(calls)
+    # A rule that names another variable is checked later in the plan than one that does not, and not
+    # at all once another call failed: a call with no message yet is planned again on its own.
+    for call in [c for c in calls if c not in by_call]:
+        by_call.update(plan({call: calls[call]}))
+    out: dict[str, dict[str, list[str]]] = {}
+    for call in calls:
+        module = call.split("__")[0]
+        for variable, messages in by_call.get(call, {}).items():
+            out.setdefault(module, {}).setdefault(variable, []).extend(messages)
     return out
 
 
