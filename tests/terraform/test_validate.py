@@ -11,6 +11,10 @@ from fanout_tools.paths import terraform_dir
 from fanout_tools.tf import terraform_binary, terraform_env
 from fanout_tools.validate import ModuleResult, module_names, validate_tree
 
+# One worker validates the whole tree once: spread over workers, each would run the module fixture again
+# (eight terraform validates of ~4 s of CPU each).
+pytestmark = pytest.mark.xdist_group("validate")
+
 EXPECTED_MODULES = {"alerts", "network", "batch", "generator", "state_machine", "storage", "dashboard"}
 
 
