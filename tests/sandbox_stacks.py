@@ -54,19 +54,28 @@ ITEM_JOB_VARIABLES: dict[str, Any] = {
 
 
 @contextlib.contextmanager
-def private_sandbox(runtime: Path, **env: str) -> Iterator[Path]:
-    """Everything inside runs against a sandbox of its own: its runtime folder is ``runtime`` (state,
-    locks, faults, job logs), its port a free one, ``env`` set before it starts (the first apply starts
-    it). It goes down on the way out, and its resources and Terraform state with it: nothing to destroy.
-    """
-    from fanout_tools.sandbox import control
-
+def sandbox_env(runtime: Path, **env: str) -> Iterator[Path]:
+    """Inside, the target is the sandbox of the runtime folder ``runtime``: ``FANOUT_RUNTIME_DIR`` and
+    ``env`` are set (and restored on the way out); whoever applies first starts it on a free port."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANOUT_RUNTIME_DIR", str(runtime))
         patch.setenv("TARGET", "sandbox")
         patch.delenv("FANOUT_SANDBOX_PORT", raising=False)
         for name, value in env.items():
             patch.setenv(name, value)
+        yield runtime
+
+
+@contextlib.contextmanager
+def private_sandbox(runtime: Path, **env: str) -> Iterator[Path]:
+    """Everything inside runs against a sandbox of its own (see :func:`sandbox_env`): its runtime folder
+    is ``runtime`` (state, locks, faults, job logs), its port a free one, ``env`` set before it starts
+    (the first apply starts it). It goes down on the way out, and its resources and Terraform state with
+    it: nothing to destroy.
+    """
+    from fanout_tools.sandbox import control
+
+    with sandbox_env(runtime, **env):
         try:
             yield runtime
         finally:
@@ -198,6 +207,41 @@ def _shared_build(factory: pytest.TempPathFactory, worker_id: str) -> Path:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("FANOUT_RUNTIME_DIR", str(shared))
             return package_generator().parent
+
+
+# The inline stack of the modules that only run executions on a stack and read what they left (the
+# report, the alerts): ONE apply for all of them. They share its xdist group, so one worker runs them.
+SHARED_INLINE_GROUP = "inline-stack"
+SHARED_INLINE_VARIABLES: dict[str, Any] = {
+    "name": "fanout-shared-it",
+    **ITEM_JOB_VARIABLES,
+    "alert_emails": ["ops@example.com"],
+}
+
+
+@pytest.fixture(scope="session")
+def _shared_inline(sandbox_stacks: SandboxStacks) -> Iterator[tuple[Path, DeployedStack]]:
+    """The shared inline stack, applied once per test run; its sandbox goes down at the end of the run."""
+    from fanout_tools.sandbox import control
+
+    runtime = sandbox_stacks.runtime("fanout-inline-shared")
+    try:
+        with sandbox_env(runtime):
+            stack = deploy_stacks(runtime, {"inline": SHARED_INLINE_VARIABLES})["inline"]
+        yield runtime, stack
+    finally:
+        with sandbox_env(runtime):
+            control.down()
+
+
+@pytest.fixture(scope="module")
+def inline_stack(_shared_inline: tuple[Path, DeployedStack]) -> Iterator[DeployedStack]:
+    """:data:`SHARED_INLINE_VARIABLES` applied on a private sandbox, which is the target while the module
+    runs (the environment is the module's own again afterwards). Modules using it mark themselves
+    ``pytest.mark.xdist_group(SHARED_INLINE_GROUP)``."""
+    runtime, stack = _shared_inline
+    with sandbox_env(runtime):
+        yield stack
 
 
 @pytest.fixture(scope="session")

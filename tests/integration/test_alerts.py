@@ -5,7 +5,7 @@ The path is AWS's: Step Functions' "Step Functions Execution Status Change" even
 -> the stack's EventBridge rule (FAILED, TIMED_OUT, ABORTED of this state machine) -> the SNS topic
 -> an SQS subscription. moto publishes no such events and does not deliver rule targets to topics:
 ``fanout_tools.sandbox.compat`` fills both gaps (14, 15), each tested in tests/scripts/sandbox.
-One apply, in its own runtime folder and sandbox (port), so it runs beside the other groups.
+It runs on the shared inline stack (tests/sandbox_stacks.py), whose alert_emails subscribe an address.
 """
 
 from __future__ import annotations
@@ -13,23 +13,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.sandbox_stacks import SandboxStacks
+from tests.sandbox_stacks import SHARED_INLINE_GROUP, SHARED_INLINE_VARIABLES, DeployedStack
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("alerts")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_INLINE_GROUP)]
 
-VARS: dict[str, Any] = {
-    "name": "fanout-alerts-it",
-    "fanout_mode": "inline",
-    "max_concurrency": 2,
-    "log_retention_days": 1,
-    "alert_emails": ["ops@example.com"],
-}
+VARS = SHARED_INLINE_VARIABLES
 RUN_TIMEOUT = 120.0
 
 
@@ -57,17 +50,15 @@ class Alerted:
 
 
 @pytest.fixture(scope="module")
-def alerted(sandbox_stacks: SandboxStacks) -> Iterator[Alerted]:
-    with sandbox_stacks.deployed("fanout-alerts", {"alerts": VARS}) as stacks:
-        deployed = stacks["alerts"]
-        sqs = deployed.client("sqs")
-        url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns = deployed.client("sns")
-        sns.subscribe(TopicArn=deployed.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
-        yield Alerted(deployed.stack, deployed.outputs, sqs, url)
+def alerted(inline_stack: DeployedStack) -> Alerted:
+    """The shared stack with a queue subscribed to its alerts topic (a failed run of another module on
+    it leaves an alert there: each case drains the queue first)."""
+    sqs = inline_stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"alerts-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns = inline_stack.client("sns")
+    sns.subscribe(TopicArn=inline_stack.outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+    return Alerted(inline_stack.stack, inline_stack.outputs, sqs, url)
 
 
 def _execute(alerted: Alerted, payload: dict[str, Any]) -> Any:

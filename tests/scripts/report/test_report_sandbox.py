@@ -1,7 +1,7 @@
-"""``fanout report`` on real runs in a fresh private sandbox: a 50-item run and a run with a failed item.
+"""``fanout report`` on real runs in a private sandbox: a 50-item run and a run with a failed item.
 
-One apply (inline mode, the integration tests' job: "no good" and exit 3 on an item containing "fail"),
-two executions, then the report of each, read back from its HTML.
+On the shared inline stack (tests/sandbox_stacks.py; the integration tests' job: "no good" and exit 3 on
+an item containing "fail"), two executions, then the report of each, read back from its HTML.
 """
 
 from __future__ import annotations
@@ -9,26 +9,21 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.sandbox_stacks import ITEM_JOB_VARIABLES, SandboxStacks
+from tests.sandbox_stacks import SHARED_INLINE_GROUP, DeployedStack
 from tests.scripts.report.test_report_unit import _script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("report")]
-
-STACK_VARS: dict[str, Any] = {"name": "fanout-report", **ITEM_JOB_VARIABLES}
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_INLINE_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def deployed(sandbox_stacks: SandboxStacks) -> Iterator[Any]:
-    with sandbox_stacks.deployed("fanout-report", {"report": STACK_VARS}) as stacks:
-        report = stacks["report"]
-        # the reports go to the runtime folder, where the var file is
-        yield report.stack, report.outputs, report.var_file, report.var_file.parent
+def deployed(inline_stack: DeployedStack) -> Any:
+    # the reports go to the runtime folder, where the var file is
+    return inline_stack.stack, inline_stack.outputs, inline_stack.var_file, inline_stack.var_file.parent
 
 
 def _run(deployed: Any, payload: dict[str, Any]) -> Any:
