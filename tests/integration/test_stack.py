@@ -53,11 +53,13 @@ RUN_TIMEOUT = 1800.0 if ON_AWS else 120.0
 REHEARSAL_BUCKET = "rehearsal-state"
 # The stack a user deployed in the same account: the tests must never touch its state.
 USERS_STATE = b'{"version": 4, "serial": 7, "lineage": "users-own-stack", "resources": []}'
+# Each target's stack lives in a private sandbox (own runtime folder and port), so each target is an xdist
+# group of its own: no other test waits behind its apply and destroy on the same worker.
 TARGETS = (
     [pytest.param("aws", marks=pytest.mark.xdist_group("real-aws"))]
     if ON_AWS
     else [
-        pytest.param("sandbox", marks=pytest.mark.xdist_group("sandbox")),
+        pytest.param("sandbox", marks=pytest.mark.xdist_group("stack-sandbox")),
         pytest.param("aws-rehearsal", marks=pytest.mark.xdist_group("aws-rehearsal")),
     ]
 )
