@@ -14,7 +14,7 @@ max_vcpus          = 64
 items_per_batch = 5000
 max_concurrency = 10
 
-# The image must contain the fanout_item helper that the default array-mode command runs.
+# Any image with python3 >= 3.8 runs the default array-mode command: it carries the item reader inline.
 container_image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fanout-worker:latest"
 job_vcpus       = 1
 job_memory_mib  = 2048
