@@ -9,9 +9,10 @@ Registered as a plugin by ``tests/conftest.py``, so every test folder can ask fo
 
 Each module deploys into a sandbox of its own (own runtime folder and free port), so the modules' xdist
 groups run side by side; modules that only run executions on an inline stack share one instead
-(:func:`inline_stack`, one apply per test run). The generator zip is built once per test run (all workers) and copied into
-each runtime folder's build dir, where ``fanout_tools.package`` finds it up to date by its content hash
-and builds nothing (a build pip-installs the generator's requirements: seconds per module).
+(:func:`inline_stack`, one apply per test run). The generator zip is built once per test run (all
+workers) and copied into each runtime folder's build dir, where ``fanout_tools.package`` finds it up
+to date by its content hash and builds nothing (a build pip-installs the generator's requirements:
+seconds per module).
 """
 
 from __future__ import annotations
