@@ -23,10 +23,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 from fanout_tools.deploy import add_target_arguments
 from fanout_tools.errors import FanoutError
-
-# re-exported: the status verb's vocabulary (the names live in executions, which renders them into the ASL)
-from fanout_tools.executions import ITEMS_FAILED_ERROR as ITEMS_FAILED_ERROR
-from fanout_tools.executions import ITEMS_FAILED_OUTCOME as ITEMS_FAILED_OUTCOME
 from fanout_tools.executions import SUMMARY_STATE, add_execution_argument, history_pages
 
 if TYPE_CHECKING:

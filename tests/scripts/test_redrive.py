@@ -16,8 +16,8 @@ from botocore.validate import validate_parameters
 from fanout_tools import redrive
 from fanout_tools.cli import build_parser
 from fanout_tools.errors import FanoutError
+from fanout_tools.executions import ITEMS_FAILED_ERROR
 from fanout_tools.sandbox.compat import REDRIVE_REFUSAL
-from fanout_tools.status import ITEMS_FAILED_ERROR
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:fanout:run-1"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:fanout"

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -365,7 +366,10 @@ class BatchRunner:
             env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
             started = _now_ms()
             job.status = "RUNNING"
-            exit_code, status_reason, reason = self._execute(job, command, env, timeout, attempt, fault)
+            with self._output_published(job):
+                exit_code, status_reason, reason = self._execute_attempt(
+                    job, command, env, timeout, attempt, fault
+                )
             job.exit_code = exit_code
             job.sandbox_reason = reason
             job.attempts.append(
@@ -417,13 +421,14 @@ class BatchRunner:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
         return env
 
-    def _execute(self, job: Any, *attempt: Any) -> tuple[int | None, str, str]:
-        """:meth:`_execute_attempt` (same arguments after ``job``), its output also published to
-        CloudWatch Logs as the awslogs driver would."""
+    @contextlib.contextmanager
+    def _output_published(self, job: Any) -> Iterator[None]:
+        """What an attempt appends to the job's log file also goes to CloudWatch Logs, as the awslogs
+        driver would put it there."""
         path = self.log_path(job.job_id)
         start = path.stat().st_size if path.exists() else 0
         try:
-            return self._execute_attempt(job, *attempt)
+            yield
         finally:
             with path.open("rb") as written:
                 written.seek(start)

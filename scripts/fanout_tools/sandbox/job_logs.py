@@ -19,10 +19,6 @@ from typing import Any
 
 from fanout_tools.targets.base import BATCH_DEFAULT_LOG_GROUP
 
-# PutLogEvents takes at most 10,000 events per call.
-# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
-MAX_EVENTS_PER_CALL = 10_000
-
 _lock = threading.Lock()
 
 
@@ -38,7 +34,18 @@ def destination(job_definition: Any, job_id: str) -> tuple[str, str]:
 
 def publish(logs_backend: Any, group: str, stream: str, lines: list[str]) -> None:
     """Append ``lines`` to ``group``/``stream`` in the sandbox's CloudWatch Logs (both made if missing)."""
-    if not lines:
+    publish_many(logs_backend, group, [(stream, int(time.time() * 1000), lines)])
+
+
+def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, list[str]]]) -> None:
+    """Append each ``(stream, timestamp ms, lines)`` of ``entries`` to its stream in ``group``, in order
+    (the group and the streams made if missing).
+
+    Straight to the log group's streams: what PutLogEvents stores (subscription filters included),
+    without its per-request validation, which events stamped now always pass. So the array children
+    of one engine step cost one call, not two API calls each.
+    """
+    if not any(lines for _, _, lines in entries):
         return
     from moto.logs.exceptions import ResourceAlreadyExistsException
 
@@ -46,36 +53,12 @@ def publish(logs_backend: Any, group: str, stream: str, lines: list[str]) -> Non
         if group not in logs_backend.groups:
             with contextlib.suppress(ResourceAlreadyExistsException):
                 logs_backend.create_log_group(group, {})
-        with contextlib.suppress(ResourceAlreadyExistsException):
-            logs_backend.create_log_stream(group, stream)
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line} for line in lines]
-    for start in range(0, len(events), MAX_EVENTS_PER_CALL):
-        logs_backend.put_log_events(group, stream, events[start : start + MAX_EVENTS_PER_CALL])
-
-
-def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, list[str]]]) -> None:
-    """Append each ``(stream, timestamp ms, lines)`` of ``entries`` to its stream in ``group``, in order.
-
-    The array children's path: one call for many children, straight to the log group's streams (what
-    PutLogEvents stores, without its per-request validation, which events stamped now always pass), so
-    a child costs one stream and its events, not two API calls.
-    """
-    if not entries:
-        return
-    from moto.logs.exceptions import ResourceAlreadyExistsException
-
-    with _lock:
-        if group not in logs_backend.groups:
-            with contextlib.suppress(ResourceAlreadyExistsException):
-                logs_backend.create_log_group(group, {})
-        streams = logs_backend.groups[group].streams
         log_group = logs_backend.groups[group]
         for stream, timestamp, lines in entries:
             if not lines:
                 continue
-            found = streams.get(stream)
-            if found is None:
+            if stream not in log_group.streams:
                 log_group.create_log_stream(stream)
-                found = streams[stream]
-            found.put_log_events([{"timestamp": timestamp, "message": line} for line in lines])
+            log_group.streams[stream].put_log_events(
+                [{"timestamp": timestamp, "message": line} for line in lines]
+            )
