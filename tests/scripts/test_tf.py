@@ -54,3 +54,13 @@ def test_no_mirror_and_no_registry_says_what_to_do(tmp_path: Path, monkeypatch: 
         runner.init()
     assert "no local provider mirror was found" in caught.value.message
     assert "TF_PLUGIN_MIRROR" in caught.value.hint
+
+
+def test_terraform_runs_with_a_lighter_garbage_collector_unless_the_user_chose_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    assert tf.TerraformRunner().full_env()["GOGC"] == tf.GOGC_DEFAULT
+    monkeypatch.setenv("GOGC", "50")
+    assert tf.TerraformRunner().full_env()["GOGC"] == "50"
+    assert tf.TerraformRunner(env={"GOGC": "off"}).full_env()["GOGC"] == "off"
