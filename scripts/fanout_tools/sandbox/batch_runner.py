@@ -179,7 +179,7 @@ class BatchRunner:
                     layout.jobs_dir(self.base),
                     logs_backend,
                     self._finish_array,
-                    self._child_fault,
+                    self._child_faults,
                 )
             return self.engine
 
@@ -260,7 +260,16 @@ class BatchRunner:
         self, job: Any, parameters: dict[str, str], array_index: int | None, attempt: int
     ) -> faults.JobAction | None:
         """The injected fault acting on this attempt, if any (a ``stat`` when no fault is set)."""
-        active = self.faults.active()
+        return self._fault_in(self.faults.active(), job, parameters, array_index, attempt)
+
+    def _fault_in(
+        self,
+        active: faults.Active,
+        job: Any,
+        parameters: dict[str, str],
+        array_index: int | None,
+        attempt: int,
+    ) -> faults.JobAction | None:
         if not active.has_job_faults:
             return None
         account_id = job.backend.account_id
@@ -269,11 +278,19 @@ class BatchRunner:
         )
         return active.job_action(index, attempt)
 
-    def _child_fault(
-        self, children: array_jobs.ArrayJob, index: int, attempt: int
-    ) -> faults.JobAction | None:
-        parent = children.parent
-        return self._fault(parent, {**parent.job_definition.parameters, **parent.parameters}, index, attempt)
+    def _child_faults(self) -> child_engine.FaultLookup | None:
+        """The faults in force for the array children the engine starts in one step (one ``stat`` of
+        the faults file per step, not per child); None when no fault acts on jobs."""
+        active = self.faults.active()
+        if not active.has_job_faults:
+            return None
+
+        def fault_for(children: array_jobs.ArrayJob, index: int, attempt: int) -> faults.JobAction | None:
+            parent = children.parent
+            parameters = {**parent.job_definition.parameters, **parent.parameters}
+            return self._fault_in(active, parent, parameters, index, attempt)
+
+        return fault_for
 
     def _hold(self, job: Any, queue: Any, fault: faults.JobAction) -> None:
         """``stuck-runnable``: the job stays RUNNABLE with Batch's capacity reason until its queue's

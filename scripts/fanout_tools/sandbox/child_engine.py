@@ -86,6 +86,7 @@ class Held:
 
 
 FaultLookup = Callable[[array_jobs.ArrayJob, int, int], faults.JobAction | None]
+FaultsNow = Callable[[], FaultLookup | None]
 
 
 class ChildEngine:
@@ -99,14 +100,16 @@ class ChildEngine:
         jobs_dir: Path,
         logs_backend: Any,
         finish_parent: Any,
-        fault_for: FaultLookup | None = None,
+        faults_now: FaultsNow | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.workdir = str(workdir)
         self.jobs_dir = jobs_dir
         self.logs_backend = logs_backend
         self.finish_parent = finish_parent
-        self.fault_for = fault_for  # (array job, child index, attempt) -> the injected fault, if any
+        # the faults in force now: None when none acts on jobs, else (array job, child index, attempt)
+        # -> the injected fault, if any; asked once per engine step, not per child
+        self.faults_now = faults_now
         self.held: list[Held] = []
         self.arrays: deque[array_jobs.ArrayJob] = deque()  # with children still to start
         self.active: list[array_jobs.ArrayJob] = []  # not finished yet
@@ -236,6 +239,8 @@ class ChildEngine:
         return any(a.array is array_job and a.index == index for a in self.running.values())
 
     def _start_more(self) -> None:
+        fault_for: FaultLookup | None = None
+        faults_read = False
         while len(self.running) < self.workers and self.arrays:
             array_job = self.arrays[0]
             picked = array_job.next_child()
@@ -248,7 +253,10 @@ class ChildEngine:
             if array_job.stop_requests.get(index) is not None:
                 self._final(array_job, index, success=False, reason=array_job.stop_requests[index])
                 continue
-            fault = self.fault_for(array_job, index, number) if self.fault_for is not None else None
+            if not faults_read:  # once per step, and only when a child starts
+                faults_read = True
+                fault_for = self.faults_now() if self.faults_now is not None else None
+            fault = fault_for(array_job, index, number) if fault_for is not None else None
             if fault is not None and fault.kind == faults.STUCK_RUNNABLE:
                 self._hold(array_job, index, fault)
                 continue

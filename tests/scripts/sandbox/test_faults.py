@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -291,6 +292,44 @@ def test_job_exit_fails_the_items_jobs_as_a_real_exit_does(tmp_path: Path, sandb
                 assert f"sandbox fault: job-exit 3 {faults.NOT_RUN}" in _messages(child)
             else:
                 assert (child["status"], child["container"]["exitCode"]) == ("SUCCEEDED", 0)
+
+
+@IN_PROCESS
+def test_array_children_read_the_faults_once_per_engine_step_and_meet_a_fault_added_while_running(
+    tmp_path: Path, sandbox_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Children the engine starts in one step share one read of the faults file (the common case, no
+    fault, costs one ``stat`` per step, not per child); a fault added while an array job runs reaches
+    the children started after it."""
+    looked: list[str] = []  # the threads that read the faults
+    active = faults.Store.active
+    monkeypatch.setattr(
+        faults.Store, "active", lambda self: looked.append(threading.current_thread().name) or active(self)
+    )
+    gate = tmp_path / "open"
+    script = f'[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 0 ] || while [ ! -e {gate} ]; do sleep 0.01; done'
+    with mock_aws(config=sandbox_config):
+        batch = _queue(["sh", "-c", script])
+        batch_runner.install(5555, tmp_path, workers=4)
+        gate.touch()
+        assert wait_for_job(batch, _submit_array(batch, BATCH_0, 4))["status"] == "SUCCEEDED"
+        assert looked.count("batch-children") == 1  # the engine started the four children in one step
+
+        gate.unlink()
+        batch_runner.install(5555, tmp_path, workers=1)
+        parent_id = _submit_array(batch, BATCH_0, 3)
+        deadline = time.monotonic() + 20
+        while _children(batch, parent_id, 1)[0]["status"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        faults.Store(tmp_path).add(faults.Fault(faults.JOB_EXIT, (2,), code=3))
+        gate.touch()
+        assert wait_for_job(batch, parent_id)["statusReason"] == "1 of 3 child jobs failed"
+        assert [(c["status"], c["container"]["exitCode"]) for c in _children(batch, parent_id, 3)] == [
+            ("SUCCEEDED", 0),
+            ("SUCCEEDED", 0),
+            ("FAILED", 3),
+        ]
 
 
 @IN_PROCESS
