@@ -312,10 +312,11 @@ class ChildEngine:
         env["AWS_BATCH_JOB_ATTEMPT"] = str(number)
         attempt = Attempt(array_job, index, number)
         # Output goes to memory first: creating a file costs more CPU than starting the process, and
-        # a child that succeeds silently needs no file (its attempt is in CloudWatch Logs anyway).
+        # a child that succeeds silently needs no file (its attempt is in CloudWatch Logs anyway). The
+        # memfd holds only what the attempt printed; the header and footer lines the sandbox adds stay
+        # in memory, so a silent child costs no write and no read of it.
         attempt.fd = os.memfd_create(child_id, os.MFD_CLOEXEC)
         attempt.header = f"--- attempt {number}: {array_job.display}\n".encode()
-        os.write(attempt.fd, attempt.header)
         array_job.set_status(index, array_jobs.STARTING)
         attempt.started = _now_ms()
         self.started_children += 1
@@ -413,24 +414,30 @@ class ChildEngine:
             _, status = os.waitpid(attempt.pid, 0)
             code = os.waitstatus_to_exitcode(status)
         if attempt.killed == "timeout":
-            os.write(attempt.fd, f"--- killed after {attempt.array.timeout} s (attempt timeout)\n".encode())
-            self._done(attempt, code, TIMEOUT_REASON, "", footer=False)
+            footer = f"--- killed after {attempt.array.timeout} s (attempt timeout)\n"
+            self._done(attempt, code, TIMEOUT_REASON, "", footer=footer)
         elif attempt.killed:
-            os.write(attempt.fd, f"--- terminated: {attempt.killed}\n".encode())
-            self._done(attempt, code, attempt.killed, "", footer=False)
+            self._done(attempt, code, attempt.killed, "", footer=f"--- terminated: {attempt.killed}\n")
         else:
             self._done(attempt, code, array_jobs.EXIT_REASON, "")
 
     def _done(
-        self, attempt: Attempt, code: int | None, status_reason: str, reason: str, footer: bool = True
+        self,
+        attempt: Attempt,
+        code: int | None,
+        status_reason: str,
+        reason: str,
+        footer: str | None = None,
     ) -> None:
-        """Close the attempt's log (also into CloudWatch Logs), record it, retry or finish the child."""
+        """Close the attempt's log (also into CloudWatch Logs), record it, retry or finish the child.
+        ``footer``: the log's last line (default: the exit code, when there is one)."""
         array_job, index = attempt.array, attempt.index
-        if footer and code is not None:
-            os.write(attempt.fd, f"--- exit code {code}\n".encode())
-        end = os.fstat(attempt.fd).st_size
-        data = os.pread(attempt.fd, end, 0)
+        if footer is None:
+            footer = "" if code is None else f"--- exit code {code}\n"
+        end = os.lseek(attempt.fd, 0, os.SEEK_END)  # what the attempt printed (the memfd's size)
+        printed = os.pread(attempt.fd, end, 0) if end else b""
         os.close(attempt.fd)
+        data = attempt.header + printed + footer.encode()
         if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
             log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
             try:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from fanout_tools.sandbox import array_jobs, batch_runner, item_shortcut
+from fanout_tools.sandbox import array_jobs, batch_runner, child_engine, item_shortcut
 from moto import mock_aws
 
 from tests.scripts.sandbox.conftest import batch_queue, wait_for_job
@@ -278,3 +278,51 @@ def test_every_childs_output_is_in_its_own_log_stream_when_the_parent_ends(
             assert messages[0].startswith("--- attempt 1: ")
             assert messages[1:] == [f"one {index}", f"two {index}", "--- exit code 0"]
             assert all(e["timestamp"] > 0 for e in events)
+
+
+def test_each_childs_log_is_its_header_its_output_and_how_it_ended(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    """The lines the sandbox adds around a child's output, in its ``.log`` file and its log stream: the
+    attempt header, then what the child printed, then its exit code, or why it was killed (the attempt
+    timeout, a TerminateJob); a child that succeeded silently gets no ``.log`` file."""
+    script = (
+        'case "$AWS_BATCH_JOB_ARRAY_INDEX" in 0|1) echo "waiting $AWS_BATCH_JOB_ARRAY_INDEX"; sleep 30;;'
+        ' 2) echo "out 2"; echo "err 2" >&2;; esac'
+    )
+    with mock_aws(config=sandbox_config):
+        batch = _queue(["sh", "-c", script], timeout={"attemptDurationSeconds": 2})
+        batch_runner.install(5555, tmp_path, workers=4)
+        job = batch.submit_job(jobName="l", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 4})
+        ids = [f"{job['jobId']}:{i}" for i in range(4)]
+        deadline = time.monotonic() + 20
+        while batch.describe_jobs(jobs=[ids[1]])["jobs"][0]["status"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        batch.terminate_job(jobId=ids[1], reason="not this one")
+        assert wait_for_job(batch, job["jobId"])["status"] == "FAILED"
+        children = batch.describe_jobs(jobs=ids)["jobs"]
+        assert [(c["status"], c.get("statusReason")) for c in children] == [
+            ("FAILED", child_engine.TIMEOUT_REASON),
+            ("FAILED", "not this one"),
+            ("SUCCEEDED", None),
+            ("SUCCEEDED", None),
+        ]
+        header = f"--- attempt 1: {item_shortcut.display(['sh', '-c', script])}"
+        expected = {
+            0: [header, "waiting 0", "--- killed after 2 s (attempt timeout)"],
+            1: [header, "waiting 1", "--- terminated: not this one"],
+            2: [header, "out 2", "err 2", "--- exit code 0"],
+        }
+        logs = boto3.client("logs")
+        for index, child_id in enumerate(ids):
+            events = logs.get_log_events(
+                logGroupName="/aws/batch/job", logStreamName=f"jd/default/{child_id}", startFromHead=True
+            )["events"]
+            lines = expected.get(index, [header, "--- exit code 0"])
+            assert [e["message"] for e in events] == lines
+            log = tmp_path / "jobs" / f"{child_id}.log"
+            if index in expected:
+                assert log.read_text() == "".join(f"{line}\n" for line in lines)
+            else:
+                assert not log.exists()
