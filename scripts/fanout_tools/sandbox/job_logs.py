@@ -79,16 +79,18 @@ def _store(log_group: Any, entries: list[tuple[str, int, list[str]]]) -> None:
     from moto.core.utils import unix_time_millis, utcnow
     from moto.logs.models import LogEvent, LogStream
 
-    now = utcnow()
-    ingestion_ms = int(unix_time_millis(now))
+    now = None  # the call's clock reading: moto's own for the first stream it makes
+    ingestion_ms = 0
     made: dict[str, Any] | None = None  # the first new stream as moto made it, before any event
-    containers: list[str] = []  # its attributes each copy gets a new empty one of (its events)
+    containers: list[str] | None = None  # its attributes each copy gets a new empty one of (its events)
     arn_prefix = ""
     for name, timestamp, lines in entries:
         if not lines:
             continue
         stream = log_group.streams.get(name)
         if stream is None and made is not None and arn_prefix:
+            if containers is None:
+                containers = [k for k, v in made.items() if isinstance(v, (list, dict, set))]
             fields = dict(made, log_stream_name=name, arn=arn_prefix + name)
             for key in containers:
                 fields[key] = type(made[key])()
@@ -99,11 +101,17 @@ def _store(log_group: Any, entries: list[tuple[str, int, list[str]]]) -> None:
         elif stream is None:
             log_group.create_log_stream(name)
             stream = log_group.streams[name]
-            stream.creation_time = now
+            if now is None:
+                now = stream.creation_time
+            else:
+                stream.creation_time = now
             if made is None:
                 made = dict(stream.__dict__)
-                containers = [k for k, v in made.items() if isinstance(v, (list, dict, set))]
                 arn_prefix = stream.arn[: -len(name)] if stream.arn.endswith(name) else ""
+        if now is None:
+            now = utcnow()
+        if not ingestion_ms:
+            ingestion_ms = int(unix_time_millis(now))
         stream.last_ingestion_time = now
         stream.stored_bytes += sum(len(line) for line in lines)
         stream.events += [LogEvent(ingestion_ms, {"timestamp": timestamp, "message": line}) for line in lines]
