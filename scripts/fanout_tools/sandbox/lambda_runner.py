@@ -61,7 +61,11 @@ def invoke_function(fn: Any, event_body: str | bytes | None, port: int, base: Pa
             "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
             "FANOUT_SANDBOX_FUNCTION_ARN": fn.function_arn,
             "FANOUT_SANDBOX_TIMEOUT": str(fn.timeout),
-            "PYTHONDONTWRITEBYTECODE": "1",
+            # The first invoke of a code hash writes the bytecode of what it imports, the next ones read
+            # it: ~0.25 s of CPU less per invoke (AWS compiles at each cold start: only speed differs).
+            # The cache is in the sandbox's folder, never in the zip or the repository.
+            "PYTHONDONTWRITEBYTECODE": "",
+            "PYTHONPYCACHEPREFIX": str(base / "pycache"),
             "PYTHONPATH": str(code),
         }
     )

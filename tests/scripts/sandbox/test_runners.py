@@ -115,6 +115,9 @@ def test_lambda_invoke_through_moto_runs_code_only_when_installed(
         assert json.loads(failed["Payload"].read())["errorType"] == "InvalidInputError"
         ok = client.invoke(FunctionName="gen", Payload=json.dumps({"count": 1}))
         assert json.loads(ok["Payload"].read())["echo"] == {"count": 1}
+    # the handler was compiled once, into the sandbox's bytecode cache, not into the extracted code
+    assert [p.name for p in (tmp_path / "pycache").rglob("handler.*.pyc")]
+    assert not list((tmp_path / "code").rglob("__pycache__"))
 
 
 # --- Batch: pure rules ----------------------------------------------------------------------------
