@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,9 +94,12 @@ def cli_config_file() -> Path:
     else:
         body = "# no filesystem mirror found: providers come from the registry\n"
     if not path.exists() or path.read_text() != body:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(body)
-        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        # A temporary file of its own per call (threads of one process apply stacks side by side),
+        # then an atomic rename: a concurrent reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as out:
+            out.write(body)
+        os.replace(tmp, path)
     return path
 
 

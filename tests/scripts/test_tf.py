@@ -64,3 +64,20 @@ def test_terraform_runs_with_a_lighter_garbage_collector_unless_the_user_chose_o
     monkeypatch.setenv("GOGC", "50")
     assert tf.TerraformRunner().full_env()["GOGC"] == "50"
     assert tf.TerraformRunner(env={"GOGC": "off"}).full_env()["GOGC"] == "off"
+
+
+def test_threads_writing_the_cli_config_at_once_all_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stacks applied side by side in one process (the stop tests, the bench) each write the config
+    on their first Terraform call: no call may fail because another one renamed its file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / tf.PROVIDER_SOURCE).mkdir(parents=True)
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
+    for round_ in range(20):
+        monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path / f"runtime-{round_}"))
+        with ThreadPoolExecutor(8) as pool:
+            paths = list(pool.map(lambda _: tf.cli_config_file(), range(8)))
+        assert {path.read_text() for path in paths} == {tf.cli_config_file().read_text()}
+        assert [p.name for p in paths[0].parent.iterdir()] == ["terraformrc"]  # no temporary file left
