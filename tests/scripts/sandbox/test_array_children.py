@@ -159,28 +159,37 @@ def _queue(command: list[str], **job_def: Any) -> Any:
     return boto3.client("batch")
 
 
+def _run_array(
+    tmp_path: Path, command: list[str], size: int, workers: int, **job_def: Any
+) -> tuple[Any, str]:
+    """An array job of ``size`` children running ``command`` on the sandbox's Batch runner with
+    ``workers`` slots; returns the Batch client and the parent's job id."""
+    batch = _queue(command, **job_def)
+    batch_runner.install(5555, tmp_path, workers=workers)
+    job = batch.submit_job(
+        jobName="array", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": size}
+    )
+    return batch, str(job["jobId"])
+
+
 def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_config: Any) -> None:
     script = (
         'echo "child $AWS_BATCH_JOB_ARRAY_INDEX attempt $AWS_BATCH_JOB_ATTEMPT id $AWS_BATCH_JOB_ID";'
         " exit $(( AWS_BATCH_JOB_ARRAY_INDEX % 3 == 1 ))"
     )
     with mock_aws(config=sandbox_config):
-        batch = _queue(["sh", "-c", script], retryStrategy={"attempts": 2})
-        batch_runner.install(5555, tmp_path, workers=2)
-        job = batch.submit_job(
-            jobName="books", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 7}
-        )
-        parent = wait_for_job(batch, job["jobId"])
+        batch, job_id = _run_array(tmp_path, ["sh", "-c", script], 7, 2, retryStrategy={"attempts": 2})
+        parent = wait_for_job(batch, job_id)
         assert parent["status"] == "FAILED"
         assert parent["statusReason"] == "2 of 7 child jobs failed"
         summary = parent["arrayProperties"]["statusSummary"]
         assert (summary["SUCCEEDED"], summary["FAILED"], parent["arrayProperties"]["size"]) == (5, 2, 7)
-        ids = [f"{job['jobId']}:{i}" for i in range(7)]
+        ids = [f"{job_id}:{i}" for i in range(7)]
         described = batch.describe_jobs(jobs=ids)["jobs"]
         assert [d["jobId"] for d in described] == ids
         for index, child in enumerate(described):
             assert child["arrayProperties"] == {"index": index}
-            assert child["jobArn"].endswith(f"job/{job['jobId']}:{index}")
+            assert child["jobArn"].endswith(f"job/{job_id}:{index}")
             env = {e["name"]: e["value"] for e in child["container"]["environment"]}
             assert env["AWS_BATCH_JOB_ID"] == ids[index]
             failing = index % 3 == 1
@@ -190,10 +199,10 @@ def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_c
             assert child["container"]["logStreamName"] == f"jd/default/{ids[index]}"
             log = (tmp_path / "jobs" / f"{ids[index]}.log").read_text()
             assert f"child {index} attempt 1 id {ids[index]}" in log
-        failed = batch.list_jobs(arrayJobId=job["jobId"], jobStatus="FAILED")["jobSummaryList"]
+        failed = batch.list_jobs(arrayJobId=job_id, jobStatus="FAILED")["jobSummaryList"]
         assert sorted(s["jobId"] for s in failed) == [ids[1], ids[4]]
         assert all(s["arrayProperties"] == {"index": int(s["jobId"].rsplit(":", 1)[1])} for s in failed)
-        assert len(batch.list_jobs(arrayJobId=job["jobId"], jobStatus="SUCCEEDED")["jobSummaryList"]) == 5
+        assert len(batch.list_jobs(arrayJobId=job_id, jobStatus="SUCCEEDED")["jobSummaryList"]) == 5
         # AWS lists array children only under their parent, not in the queue
         for status in array_jobs.STATUSES:
             listed = batch.list_jobs(jobQueue="queue", jobStatus=status)["jobSummaryList"]
@@ -291,16 +300,16 @@ def test_each_childs_log_is_its_header_its_output_and_how_it_ended(
         ' 2) echo "out 2"; echo "err 2" >&2;; esac'
     )
     with mock_aws(config=sandbox_config):
-        batch = _queue(["sh", "-c", script], timeout={"attemptDurationSeconds": 2})
-        batch_runner.install(5555, tmp_path, workers=4)
-        job = batch.submit_job(jobName="l", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 4})
-        ids = [f"{job['jobId']}:{i}" for i in range(4)]
+        batch, job_id = _run_array(
+            tmp_path, ["sh", "-c", script], 4, 4, timeout={"attemptDurationSeconds": 2}
+        )
+        ids = [f"{job_id}:{i}" for i in range(4)]
         deadline = time.monotonic() + 20
         while batch.describe_jobs(jobs=[ids[1]])["jobs"][0]["status"] != "RUNNING":
             assert time.monotonic() < deadline
             time.sleep(0.05)
         batch.terminate_job(jobId=ids[1], reason="not this one")
-        assert wait_for_job(batch, job["jobId"])["status"] == "FAILED"
+        assert wait_for_job(batch, job_id)["status"] == "FAILED"
         children = batch.describe_jobs(jobs=ids)["jobs"]
         assert [(c["status"], c.get("statusReason")) for c in children] == [
             ("FAILED", child_engine.TIMEOUT_REASON),
