@@ -748,7 +748,7 @@ def result_file_entry(
 
 def write_map_run_result_files() -> None:
     """Gap 16 (found by this project): moto's ``ResultWriter`` writes a manifest whose ``ResultFiles``
-    are always empty ("TODO: generate result files") and keeps no child's outcome; AWS writes
+    are always empty (its source leaves result files for later) and keeps no child's outcome; AWS writes
     ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` beside ``manifest.json``, each a JSON
     array of child executions with Input, Output or Error and Cause, and Status. The sandbox now records
     each child's input (after ItemSelector) and outcome per Map Run and writes those files the same way

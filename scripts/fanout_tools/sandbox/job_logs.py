@@ -43,8 +43,7 @@ def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, li
 
     Straight to the log group's streams: what PutLogEvents stores (subscription filters included),
     without its per-request validation, which events stamped now always pass. So the array children
-    of one engine step cost one call, not two API calls each. A group without subscription filters
-    (the jobs' own) takes :func:`_store`, which stores the same objects with one clock reading per call.
+    of one engine step cost one call, not two API calls each.
     """
     if not any(lines for _, _, lines in entries):
         return
@@ -55,9 +54,6 @@ def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, li
             with contextlib.suppress(ResourceAlreadyExistsException):
                 logs_backend.create_log_group(group, {})
         log_group = logs_backend.groups[group]
-        if not log_group.subscription_filters:
-            _store(log_group, entries)
-            return
         for stream, timestamp, lines in entries:
             if not lines:
                 continue
@@ -66,53 +62,3 @@ def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, li
             log_group.streams[stream].put_log_events(
                 [{"timestamp": timestamp, "message": line} for line in lines]
             )
-
-
-def _store(log_group: Any, entries: list[tuple[str, int, list[str]]]) -> None:
-    """What ``create_log_stream`` and ``LogStream.put_log_events`` store, for many streams at once.
-
-    Per stream, moto reads the clock twice and builds the stream's ARN from its region's partition;
-    here the call's streams share one reading (their ``creationTime`` and ``lastIngestionTime``) and
-    each new stream is a copy of the first one moto made in the call, with its own name, ARN and
-    (empty) containers. tests/scripts/sandbox/test_job_logs.py checks the result against moto's own.
-    """
-    from moto.core.utils import unix_time_millis, utcnow
-    from moto.logs.models import LogEvent, LogStream
-
-    now = None  # the call's clock reading: moto's own for the first stream it makes
-    ingestion_ms = 0
-    made: dict[str, Any] | None = None  # the first new stream as moto made it, before any event
-    containers: list[str] | None = None  # its attributes each copy gets a new empty one of (its events)
-    arn_prefix = ""
-    for name, timestamp, lines in entries:
-        if not lines:
-            continue
-        stream = log_group.streams.get(name)
-        if stream is None and made is not None and arn_prefix:
-            if containers is None:
-                containers = [k for k, v in made.items() if isinstance(v, (list, dict, set))]
-            fields = dict(made, log_stream_name=name, arn=arn_prefix + name)
-            for key in containers:
-                fields[key] = type(made[key])()
-            stream = LogStream.__new__(LogStream)
-            stream.__dict__.update(fields)
-            LogStream._log_ids += 1
-            log_group.streams[name] = stream
-        elif stream is None:
-            log_group.create_log_stream(name)
-            stream = log_group.streams[name]
-            if now is None:
-                now = stream.creation_time
-            else:
-                stream.creation_time = now
-            if made is None:
-                made = dict(stream.__dict__)
-                arn_prefix = stream.arn[: -len(name)] if stream.arn.endswith(name) else ""
-        if now is None:
-            now = utcnow()
-        if not ingestion_ms:
-            ingestion_ms = int(unix_time_millis(now))
-        stream.last_ingestion_time = now
-        stream.stored_bytes += sum(len(line) for line in lines)
-        stream.events += [LogEvent(ingestion_ms, {"timestamp": timestamp, "message": line}) for line in lines]
-        stream.upload_sequence_token += 1

@@ -63,7 +63,8 @@ def invoke_function(fn: Any, event_body: str | bytes | None, port: int, base: Pa
             "FANOUT_SANDBOX_TIMEOUT": str(fn.timeout),
             # The first invoke of a code hash writes the bytecode of what it imports, the next ones read
             # it: ~0.25 s of CPU less per invoke (AWS compiles at each cold start: only speed differs).
-            # The cache is in the sandbox's folder, never in the zip or the repository.
+            # The cache is in the sandbox's folder, never in the zip or the repository. (An empty value
+            # unsets the variable: clean_env drops it, whatever the caller's environment says.)
             "PYTHONDONTWRITEBYTECODE": "",
             "PYTHONPYCACHEPREFIX": str(base / "pycache"),
             "PYTHONPATH": str(code),

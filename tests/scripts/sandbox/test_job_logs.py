@@ -48,9 +48,9 @@ def _lines(count: int, stream: str) -> list[str]:
 
 @mock_aws
 def test_many_streams_published_at_once_are_stored_as_moto_stores_them() -> None:
-    """``publish_many`` builds the streams of one call itself (one clock reading, copies of the first
-    stream moto made): each must be what moto's own CreateLogStream + PutLogEvents would have stored,
-    attribute for attribute, and read back the same through the API."""
+    """``publish_many`` writes many streams in one call, straight to the log group: each must be what
+    moto's own CreateLogStream + PutLogEvents would have stored, attribute for attribute, and read back
+    the same through the API."""
     from moto.logs.models import LogStream
 
     backend = logs_backends["123456789012"]["us-east-1"]
