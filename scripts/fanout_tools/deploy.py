@@ -10,6 +10,7 @@ so a killed command leaves nothing that changes the next one.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.errors import ConfigError, FanoutError
-from fanout_tools.paths import build_dir, lambda_dir, runtime_dir
+from fanout_tools.paths import atomic_write, build_dir, lambda_dir, runtime_dir
 from fanout_tools.targets import Target, resolve
 from fanout_tools.targets.base import Backend
 from fanout_tools.tf import TerraformRunner
@@ -43,6 +44,7 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 INIT_STAMP = "fanout-init.sha256"
+OUTPUTS_CACHE = "fanout-outputs.json"
 
 
 def init_fingerprint(backend: Backend, endpoint: str | None = None) -> str:
@@ -117,7 +119,40 @@ class Stack:
         return self.target.client(service, region=self.region)
 
     def outputs(self) -> dict[str, Any]:
-        return self.runner().outputs()
+        """The root module's outputs: ``terraform output`` once per version of the stack's state.
+
+        ``terraform output`` starts Terraform and reads the state (about a second and a CPU-second),
+        and every verb needs the outputs, so they are kept in the data dir beside the ETag of the
+        state object they were read from. One HeadObject tells whether the state is still that
+        version; any change to it (an apply or destroy from anywhere) changes the ETag, see
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html. No ETag (no state yet,
+        or no permission to read it) means no cache."""
+        version = self._state_version()
+        cache = self.data_dir / OUTPUTS_CACHE
+        if version:
+            try:
+                cached = json.loads(cache.read_text())
+            except (OSError, ValueError):
+                cached = None
+            if isinstance(cached, dict) and cached.get("state_etag") == version:
+                return dict(cached["outputs"])
+        outputs = self.runner().outputs()
+        if version:  # read before the outputs: a state written in between only costs one more read
+            atomic_write(cache, json.dumps({"state_etag": version, "outputs": outputs}).encode(), mode=0o600)
+        return outputs
+
+    def _state_version(self) -> str | None:
+        """The ETag of the stack's state object in the backend's bucket, or None."""
+        backend = self.target.backend(self.name)
+        bucket, key = backend.setting("bucket"), backend.setting("key")
+        if not bucket or not key:
+            return None
+        try:
+            s3 = self.target.client("s3", region=backend.setting("region"))
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except Exception:  # no state, no access, no endpoint: terraform output says what is wrong
+            return None
+        return str(head.get("ETag") or "") or None
 
     def hint(self, make_args: str) -> str:
         """``make <make_args>`` for this stack: its target and, when not the defaults, its var file."""

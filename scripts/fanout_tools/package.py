@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fanout_tools.errors import ConfigError, FanoutError
-from fanout_tools.paths import build_dir, lambda_dir
+from fanout_tools.paths import atomic_write, build_dir, lambda_dir
 
 PACKAGER_VERSION = "2"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -152,8 +152,8 @@ def build(source: Path, dest: Path, force: bool = False, deps_cache: Path | None
         entries += dependency_files(deps)
     data = _zip_bytes(entries)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(dest, data)
-    _atomic_write(
+    atomic_write(dest, data)
+    atomic_write(
         stamp,
         (
             json.dumps({"content_hash": wanted, "zip_sha256": hashlib.sha256(data).hexdigest()}) + "\n"
@@ -252,18 +252,6 @@ def _pip_install(requirements_file: Path, target: Path) -> None:
             f"pip could not install {requirements_file}: {done.stderr.strip()[-800:]}",
             "check the pins and hashes in lambda/generator/requirements.txt and that PyPI is reachable",
         )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _b64(data: bytes) -> str:

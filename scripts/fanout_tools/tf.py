@@ -20,14 +20,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fanout_tools.errors import TerraformError, ToolMissingError
-from fanout_tools.paths import runtime_dir, terraform_dir
+from fanout_tools.paths import atomic_write, runtime_dir, terraform_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +93,7 @@ def cli_config_file() -> Path:
     else:
         body = "# no filesystem mirror found: providers come from the registry\n"
     if not path.exists() or path.read_text() != body:
-        # A temporary file of its own per call (threads of one process apply stacks side by side),
-        # then an atomic rename: a concurrent reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as out:
-            out.write(body)
-        os.replace(tmp, path)
+        atomic_write(path, body.encode())  # threads of one process apply stacks side by side
     return path
 
 

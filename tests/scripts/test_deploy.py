@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,53 @@ def test_a_changed_terraform_file_changes_the_fingerprint(
     assert deploy.init_fingerprint(backend) == first
     (root / "modules" / "m" / "main.tf").write_text("# a module file appears\n")
     assert deploy.init_fingerprint(backend) != first
+
+
+def _state(serial: int, arn: str) -> str:
+    """A Terraform state (format version 4) holding one output, as the S3 backend stores it."""
+    outputs = {"state_machine_arn": {"value": arn, "type": "string"}}
+    return json.dumps(
+        {
+            "version": 4,
+            "terraform_version": "1.11.4",
+            "serial": serial,
+            "lineage": "3f1c0e52-0000-4000-8000-000000000001",
+            "outputs": outputs,
+            "resources": [],
+            "check_results": None,
+        }
+    )
+
+
+def test_outputs_are_read_once_per_version_of_the_state(
+    account: SandboxTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every verb reads the outputs: `terraform output` runs again only when the state object changed
+    (an apply or destroy from any clone), and a state that is gone reads as nothing deployed."""
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path))
+    reads: list[dict[str, object]] = []
+    real_outputs = TerraformRunner.outputs
+
+    def counted(self: TerraformRunner) -> dict[str, object]:
+        reads.append(real_outputs(self))
+        return reads[-1]
+
+    monkeypatch.setattr(TerraformRunner, "outputs", counted)
+    stack = deploy.Stack(account, "outputs-cache", "us-east-1")
+    backend = account.backend(stack.name)
+    s3 = account.client("s3", region=backend.setting("region"))
+    key = str(backend.setting("key"))
+    s3.put_object(Bucket=backend.setting("bucket"), Key=key, Body=_state(1, "arn:first"))
+    stack.init()
+
+    assert stack.outputs() == {"state_machine_arn": "arn:first"}
+    assert stack.outputs() == {"state_machine_arn": "arn:first"}
+    assert len(reads) == 1, "the same state was read twice"
+
+    s3.put_object(Bucket=backend.setting("bucket"), Key=key, Body=_state(2, "arn:second"))
+    assert stack.outputs() == {"state_machine_arn": "arn:second"}
+    assert len(reads) == 2
+
+    s3.delete_object(Bucket=backend.setting("bucket"), Key=key)
+    assert stack.outputs() == {}
+    assert len(reads) == 3
