@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -822,6 +823,84 @@ _RESULTS_LOCK = threading.Lock()
 
 
 # --- all of them ----------------------------------------------------------------------------------
+
+
+REPLAY_KEEP = 512
+"""How many answered SDK invocations the server remembers for :func:`replay_retried_sdk_requests`."""
+REPLAY_MAX_BODY = 256 * 1024
+"""Larger answers are not kept (the API calls a stack makes answer a few KiB)."""
+REPLAY_WAIT_SECONDS = 120.0
+
+
+def replay_retried_sdk_requests(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Gap 21 (found by this project): the emulator's HTTP server (werkzeug) now and then loses an
+    answer under load, after moto did the request. The SDK then sends the request again (an SDK retries
+    a connection error: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html)
+    and moto does it twice: a create answers "already exists" (IAM roles, Batch job queues, EC2
+    routes), a revoke "not found", and ``terraform apply`` fails half-way. Seen in two ``make test``
+    runs and in two of three runs of three applies side by side on a busy machine; a request log in the
+    server showed attempt 1 done (200 OK, body fully read) before attempt 2 of the same call came.
+
+    Every AWS SDK sends ``amz-sdk-invocation-id`` (one per call, the same on each retry) and
+    ``amz-sdk-request: attempt=N``. This WSGI wrapper remembers the answer to each changing call
+    (any method but GET and HEAD) and gives a later attempt of the same call that answer, without
+    doing it again; an attempt that arrives while the first still runs waits for it. Calls without
+    the header (the job reader, curl) are not touched."""
+    import logging
+    import re
+    from collections import OrderedDict
+
+    log = logging.getLogger(__name__)
+    lock = threading.Lock()
+    answered: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
+    running: dict[str, threading.Event] = {}
+
+    def replaying_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return app(environ, start_response)
+        with lock:
+            first = invocation not in answered and invocation not in running
+            event = running.setdefault(invocation, threading.Event()) if first else running.get(invocation)
+        if not first:
+            if event is not None:
+                event.wait(REPLAY_WAIT_SECONDS)
+            with lock:
+                kept = answered.get(invocation)
+            if kept is not None:
+                attempt = re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+                log.warning(
+                    "sandbox: attempt %s of SDK call %s already done: its answer is given again",
+                    attempt.group(1) if attempt else "?",
+                    invocation,
+                )
+                status, headers, body = kept
+                start_response(status, headers)
+                return [body]
+            return app(environ, start_response)  # the first attempt ended without an answer
+        answer: dict[str, Any] = {}
+
+        def keep_status(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, list(headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = app(environ, keep_status)
+            try:
+                body = b"".join(result)
+            finally:
+                getattr(result, "close", lambda: None)()
+            if "status" in answer and len(body) <= REPLAY_MAX_BODY:
+                with lock:
+                    answered[invocation] = (answer["status"], answer["headers"], body)
+                    while len(answered) > REPLAY_KEEP:
+                        answered.popitem(last=False)
+            return [body]
+        finally:
+            with lock:
+                running.pop(invocation).set()
+
+    return replaying_app
 
 
 def apply_all(port: int) -> None:

@@ -114,9 +114,10 @@ def serve(port: int, state_dir: Path) -> None:
     )
     from werkzeug.serving import make_server
 
+    from fanout_tools.sandbox import compat
     from fanout_tools.sandbox.layout import READY_FILE
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = compat.replay_retried_sdk_requests(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     (state_dir / READY_FILE).write_text(f"{os.getpid()}\n")
     server.serve_forever()

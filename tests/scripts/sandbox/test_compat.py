@@ -733,3 +733,93 @@ def test_apply_all_installs_the_stop_and_redrive_gaps(monkeypatch: pytest.Monkey
 
 
 # --- end of gaps 17-19 -----------------------------------------------------------------------------
+
+
+# --- gap 21 ---------------------------------------------------------------------------------------
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def _create_role(client: Any, call: str, attempt: int, name: str) -> Any:
+    """CreateRole as an AWS SDK sends it: one invocation id per call, the same on each attempt."""
+    from urllib.parse import urlencode
+
+    body = {
+        "Action": "CreateRole",
+        "RoleName": name,
+        "AssumeRolePolicyDocument": TRUST,
+        "Version": "2010-05-08",
+    }
+    return client.post(
+        "/",
+        data=urlencode(body),
+        headers={
+            "Host": "iam.amazonaws.com",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261127/us-east-1/iam/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+            "amz-sdk-invocation-id": call,
+            "amz-sdk-request": f"attempt={attempt}; max=3",
+        },
+    )
+
+
+def test_gap21_a_retried_sdk_call_gets_its_first_answer_instead_of_being_done_twice() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import Client
+
+    with mock_aws():
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        plain = Client(moto_app)
+        assert _create_role(plain, "call-1", 1, "gap21-plain").status_code == 200
+        again = _create_role(plain, "call-1", 2, "gap21-plain")
+        assert again.status_code == 409 and b"EntityAlreadyExists" in again.data  # moto does it again
+
+        replaying = Client(compat.replay_retried_sdk_requests(moto_app))
+        first = _create_role(replaying, "call-2", 1, "gap21-replayed")
+        retried = _create_role(replaying, "call-2", 2, "gap21-replayed")
+        assert first.status_code == retried.status_code == 200
+        assert retried.data == first.data
+        # another call is another request: done, and refused as AWS refuses it
+        assert _create_role(replaying, "call-3", 1, "gap21-replayed").status_code == 409
+        roles = boto3.client("iam").list_roles()["Roles"]
+        assert [r["RoleName"] for r in roles].count("gap21-replayed") == 1
+
+
+def test_gap21_an_attempt_that_arrives_while_the_first_runs_waits_for_its_answer() -> None:
+    import threading
+
+    from werkzeug.test import Client
+
+    calls: list[str] = []
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(environ.get("HTTP_AMZ_SDK_REQUEST", "a read"))
+        time.sleep(0.3)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"done by {calls[0]}".encode()]
+
+    app = compat.replay_retried_sdk_requests(slow_app)
+    answers: list[bytes] = []
+
+    def send(attempt: int) -> None:
+        headers = {"amz-sdk-invocation-id": "call-1", "amz-sdk-request": f"attempt={attempt}; max=3"}
+        answers.append(Client(app).post("/", data="x", headers=headers).data)
+
+    first = threading.Thread(target=send, args=(1,))
+    first.start()
+    time.sleep(0.05)
+    send(2)
+    first.join()
+    assert calls == ["attempt=1; max=3"]
+    assert answers == [b"done by attempt=1; max=3"] * 2
+    # reads are never held back or answered from memory
+    assert Client(app).get("/", headers={"amz-sdk-invocation-id": "call-1"}).status_code == 200
+    assert len(calls) == 2
