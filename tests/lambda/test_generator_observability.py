@@ -198,18 +198,22 @@ def test_the_zip_carries_everything_the_handler_imports_and_tracer_annotates_the
         "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
     }
-    result = tmp_path / "result.json"
-    with daemon:
-        done = subprocess.run(
-            [sys.executable, "-S", str(BOOTSTRAP), str(code), "handler.handler", str(result)],
-            input=b'{"input": {"count": 3}, "execution_name": "traced"}',
-            capture_output=True,
-            env=env,
-            cwd=code,
-            timeout=120,
-            check=False,
-        )
-        outcome = json.loads(result.read_text())
+    result_read, result_write = os.pipe()
+    with daemon, os.fdopen(result_read, "rb") as results:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-S", str(BOOTSTRAP), str(code), "handler.handler", str(result_write)],
+                input=b'{"event": {"input": {"count": 3}, "execution_name": "traced"}}\n',
+                capture_output=True,
+                env=env,
+                cwd=code,
+                timeout=120,
+                check=False,
+                pass_fds=(result_write,),
+            )
+        finally:
+            os.close(result_write)
+        outcome = json.loads(results.readline())
         assert outcome["ok"], (outcome, done.stdout.decode(), done.stderr.decode())
         documents = []
         while not any(d.get("name") == "## handler" for d in documents):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -91,6 +92,60 @@ def test_lambda_timeout_is_enforced(tmp_path: Path) -> None:
     payload, errored = lambda_runner.invoke_function(_fn(tmp_path, slow, timeout=1), "{}", 5555, tmp_path)
     assert errored and time.monotonic() - started < 10
     assert "timed out" in json.loads(payload)["errorMessage"]
+
+
+COUNTING = """
+import os
+
+invokes = 0
+
+def handler(event, context):
+    global invokes
+    invokes += 1
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+    return {"invokes": invokes, "pid": os.getpid(), "request": context.aws_request_id}
+"""
+
+
+def test_lambda_environment_stays_warm_between_invokes_and_is_replaced_after_a_timeout(
+    tmp_path: Path,
+) -> None:
+    """As in Lambda: module-level state lives on in a warm environment; each invoke has its own request
+    id; an invoke that timed out ends its environment, so the next one starts cold."""
+    fn = _fn(tmp_path, COUNTING, timeout=2)
+    first, second = (json.loads(lambda_runner.invoke_function(fn, "{}", 5555, tmp_path)[0]) for _ in range(2))
+    assert (first["invokes"], second["invokes"]) == (1, 2)
+    assert first["pid"] == second["pid"] and first["request"] != second["request"]
+    payload, errored = lambda_runner.invoke_function(fn, json.dumps({"sleep": 10}), 5555, tmp_path)
+    assert errored and "timed out" in json.loads(payload)["errorMessage"]
+    after = json.loads(lambda_runner.invoke_function(fn, "{}", 5555, tmp_path)[0])
+    assert after["invokes"] == 1 and after["pid"] != first["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(first["pid"], 0)  # the timed-out environment is gone, not left running
+
+
+def test_lambda_environment_whose_init_failed_is_started_afresh(tmp_path: Path) -> None:
+    """An import error answers as Lambda answers it, and the next invoke initialises again (here it
+    succeeds, because the missing module has appeared meanwhile)."""
+    fn = _fn(tmp_path, "import late_module\n\ndef handler(event, context):\n    return late_module.VALUE\n")
+    payload, errored = lambda_runner.invoke_function(fn, "{}", 5555, tmp_path)
+    assert errored and json.loads(payload)["errorType"] == "ModuleNotFoundError"
+    (lambda_runner.code_dir(fn, tmp_path) / "late_module.py").write_text("VALUE = 42\n")
+    assert lambda_runner.invoke_function(fn, "{}", 5555, tmp_path) == (b"42", False)
+
+
+def test_lambda_runs_concurrent_invokes_in_environments_of_their_own(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fn = _fn(tmp_path, COUNTING)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda _: lambda_runner.invoke_function(fn, '{"sleep": 1}', 5555, tmp_path), [1, 2])
+        )
+    results = [json.loads(payload) for payload, errored in answers if not errored]
+    assert len({r["pid"] for r in results}) == 2
 
 
 def test_lambda_invoke_through_moto_runs_code_only_when_installed(
