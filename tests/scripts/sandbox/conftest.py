@@ -46,6 +46,7 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.events.models", "Rule", "send_to_targets"),
     ("moto.batch.responses", "BatchResponse", "createjobqueue"),
     ("moto.batch.responses", "BatchResponse", "updatejobqueue"),
+    ("moto.backends", "", "list_of_moto_modules"),
     ("moto.batch.models", "JobQueue", "describe"),
     (
         "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor."

@@ -601,6 +601,9 @@ def test_apply_all_installs_every_workaround(monkeypatch: pytest.MonkeyPatch) ->
     assert getattr(BatchResponse.createjobqueue, "_fanout_sandbox", False)
     import os
 
+    from moto import backends
+
+    assert isinstance(backends.list_of_moto_modules(), tuple)
     assert os.environ["MOTO_PORT"] == "40404"
     # sanity: the patched server still reports real API errors
     with pytest.raises(ClientError), mock_aws():
@@ -823,3 +826,27 @@ def test_gap21_an_attempt_that_arrives_while_the_first_runs_waits_for_its_answer
     # reads are never held back or answered from memory
     assert Client(app).get("/", headers={"amz-sdk-invocation-id": "call-1"}).status_code == 200
     assert len(calls) == 2
+
+
+# --- gap 22 ---------------------------------------------------------------------------------------
+
+
+def test_gap22_the_server_lists_moto_s_modules_once_not_at_every_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from moto import backends
+
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or real_listdir(path))
+    assert "batch" in backends.list_of_moto_modules() and "iam" in backends.list_of_moto_modules()
+    assert len(listed) == 2  # moto as installed lists its folder for every request it dispatches
+    expected = set(backends.list_of_moto_modules())
+
+    compat.list_moto_modules_once()
+    listed.clear()
+    assert set(backends.list_of_moto_modules()) == expected
+    assert "batch" in backends.list_of_moto_modules()
+    assert listed == []
