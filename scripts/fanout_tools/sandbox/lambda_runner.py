@@ -147,6 +147,11 @@ def invoke_function(fn: Any, event_body: str | bytes | None, port: int, base: Pa
         with _idle_lock:
             idle = _idle.get(key) or []
             environment = idle.pop() if idle else None
+            # a function whose code or configuration changed keeps no environment of the old one
+            stale = [k for k in _idle if k[0] == key[0] and k != key]
+            retired = [e for k in stale for e in _idle.pop(k)]
+        for old in retired:
+            old.close()
         if environment is not None and environment.process.poll() is not None:
             environment.close()
             environment = None

@@ -136,6 +136,15 @@ def test_lambda_environment_whose_init_failed_is_started_afresh(tmp_path: Path) 
     assert lambda_runner.invoke_function(fn, "{}", 5555, tmp_path) == (b"42", False)
 
 
+def test_lambda_environment_of_the_old_code_ends_when_the_code_changes(tmp_path: Path) -> None:
+    old = json.loads(lambda_runner.invoke_function(_fn(tmp_path, COUNTING), "{}", 5555, tmp_path)[0])
+    changed = _fn(tmp_path, COUNTING + "\nVERSION = 2\n")
+    new = json.loads(lambda_runner.invoke_function(changed, "{}", 5555, tmp_path)[0])
+    assert new["invokes"] == 1 and new["pid"] != old["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(old["pid"], 0)
+
+
 def test_lambda_runs_concurrent_invokes_in_environments_of_their_own(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
