@@ -122,12 +122,10 @@ class Stack:
         """The root module's outputs: ``terraform output`` once per version of the stack's state.
 
         ``terraform output`` starts Terraform and reads the state (about a second and a CPU-second),
-        and every verb needs the outputs, so they are kept in the data dir beside the ETag of the
-        state object they were read from. One HeadObject tells whether the state is still that
-        version; any change to it (an apply or destroy from anywhere) changes the ETag, see
-        https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html. No ETag (no state yet,
-        or no permission to read it) means no cache."""
-        version = self._state_version()
+        and every verb needs the outputs, so they are kept in the data dir beside the version (ETag)
+        of the state object they were read from (:meth:`Target.state_version`, one HeadObject). No
+        version (no state yet, or no permission to read it) means no cache."""
+        version = self.target.state_version(self.name)
         cache = self.data_dir / OUTPUTS_CACHE
         if version:
             try:
@@ -140,19 +138,6 @@ class Stack:
         if version:  # read before the outputs: a state written in between only costs one more read
             atomic_write(cache, json.dumps({"state_etag": version, "outputs": outputs}).encode(), mode=0o600)
         return outputs
-
-    def _state_version(self) -> str | None:
-        """The ETag of the stack's state object in the backend's bucket, or None."""
-        backend = self.target.backend(self.name)
-        bucket, key = backend.setting("bucket"), backend.setting("key")
-        if not bucket or not key:
-            return None
-        try:
-            s3 = self.target.client("s3", region=backend.setting("region"))
-            head = s3.head_object(Bucket=bucket, Key=key)
-        except Exception:  # no state, no access, no endpoint: terraform output says what is wrong
-            return None
-        return str(head.get("ETag") or "") or None
 
     def hint(self, make_args: str) -> str:
         """``make <make_args>`` for this stack: its target and, when not the defaults, its var file."""

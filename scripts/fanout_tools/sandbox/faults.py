@@ -32,7 +32,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_tools.errors import ConfigError, SandboxError
+from fanout_tools.paths import atomic_write
 from fanout_tools.sandbox.array_jobs import EXIT_REASON
 
 log = logging.getLogger(__name__)
@@ -306,14 +306,7 @@ class Store:
             self.path.unlink(missing_ok=True)
             return
         text = json.dumps({"faults": [f.to_json() for f in faults]}, indent=1) + "\n"
-        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".faults-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, self.path)  # readers see the old file or the new one, never half of one
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, text.encode("utf-8"), mode=0o600)  # readers never see half of one
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -40,13 +40,13 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _error(err: BaseException, own_frames: int) -> dict:
+def _error(err: BaseException) -> dict:
     return {
         "ok": False,
         "errorType": type(err).__name__,
         "errorMessage": str(err),
-        # drop this bootstrap's own frames, as the Lambda runtime shows only the function's frames
-        "stackTrace": traceback.format_list(traceback.extract_tb(err.__traceback__)[own_frames:]),
+        # drop this bootstrap's own frame, as the Lambda runtime shows only the function's frames
+        "stackTrace": traceback.format_list(traceback.extract_tb(err.__traceback__)[1:]),
     }
 
 
@@ -74,7 +74,7 @@ def main() -> int:
             text = json.dumps(payload)
         except Exception as err:  # report it exactly as the Lambda runtime does
             traceback.print_exc()
-            text = json.dumps({**_error(err, 1), "final": failed_init}, default=str)
+            text = json.dumps({**_error(err), "final": failed_init}, default=str)
         sys.stdout.flush()
         sys.stderr.flush()
         results.write(text + "\n")

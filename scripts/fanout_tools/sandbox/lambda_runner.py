@@ -69,7 +69,7 @@ class _Environment:
                 self.process.stdin.close()
 
 
-# Idle environments per (function, code, configuration, sandbox folder): an invoke takes one or starts
+# Idle environments per (function, handler, environment variables): an invoke takes one or starts
 # one, and gives it back when it answered. Lambda reuses an environment for later invokes of the same
 # function version and configuration and starts another for concurrent ones
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
@@ -139,7 +139,9 @@ def invoke_function(fn: Any, event_body: str | bytes | None, port: int, base: Pa
         event = json.loads(body)
     except ValueError as err:
         return _error("Runtime.InvalidEvent", f"the payload is not JSON: {err}"), True
-    key = (fn.function_arn, code.name, fn.handler, json.dumps(env, sort_keys=True), str(base))
+    # the environment holds the code's path (PYTHONPATH) and the sandbox folder's cache: with the handler
+    # it names everything an environment depends on
+    key = (fn.function_arn, fn.handler, json.dumps(env, sort_keys=True))
     log_path = base / f"{fn.function_name}.log"
     with log_path.open("ab") as log_file:
         log_file.write(f"--- invoke {fn.function_name}\n".encode())

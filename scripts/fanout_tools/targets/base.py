@@ -121,13 +121,37 @@ class Target(ABC):
         """Stack variables this target sets (below the user's var files in precedence)."""
         return {}
 
-    def stacks(self) -> list[str]:
-        """Names of the stacks whose state this target's backend holds."""
-        backend = self.backend("-")
+    def _state_bucket(self, stack_name: str) -> tuple[Any, Backend, str] | None:
+        """An S3 client for the backend's bucket, the backend and the bucket; None without a bucket."""
+        backend = self.backend(stack_name)
         bucket = backend.setting("bucket")
         if not bucket:
+            return None
+        return self.client("s3", region=backend.setting("region")), backend, bucket
+
+    def state_version(self, stack_name: str) -> str | None:
+        """The ETag of ``stack_name``'s state object: any write of the state (an apply or destroy from
+        anywhere) changes it (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+        None when there is no state yet or it cannot be read."""
+        found = self._state_bucket(stack_name)
+        if found is None:
+            return None
+        s3, backend, bucket = found
+        key = backend.setting("key")
+        if not key:
+            return None
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except Exception:  # no state, no access, no endpoint: terraform output says what is wrong
+            return None
+        return str(head.get("ETag") or "") or None
+
+    def stacks(self) -> list[str]:
+        """Names of the stacks whose state this target's backend holds."""
+        found = self._state_bucket("-")
+        if found is None:
             return []
-        s3 = self.client("s3", region=backend.setting("region"))
+        s3, _, bucket = found
         names: list[str] = []
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=f"{STATE_KEY_PREFIX}/"
