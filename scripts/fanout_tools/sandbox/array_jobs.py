@@ -64,6 +64,7 @@ class ArrayJob:
         self.retries: deque[tuple[int, int]] = deque()  # (index, attempt) waiting for another attempt
         self.lock = threading.Lock()
         self.shortcut: Any = None  # set by the runner when the command is the inline reader
+        self.environment: Any = None  # the children's, encoded once by the engine while they run
         self.display = ""
 
     # --- identity ---------------------------------------------------------------------------------

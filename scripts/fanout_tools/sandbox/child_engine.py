@@ -1,11 +1,15 @@
-"""Array children as host processes: one thread starts them, waits for them and keeps their books.
+"""Array children as host processes: one thread decides what runs, waits for it and keeps the books;
+launcher threads start the processes.
 
-Each child attempt is a real process (``os.posix_spawn``: no copy of the server's memory, no Python
-in between) with the child's own environment, its output in ``<jobs dir>/<child id>.log`` and in
-CloudWatch Logs, and its exit code deciding the child's fate under the job definition's retry
-strategy. Nothing polls per child: every running process has a pidfd in one epoll set, so the thread
-sleeps until a process exits, a deadline passes, or new work or a stop arrives. At most ``workers``
-processes run at once (the compute environment's capacity, in effect).
+Each child attempt is a real process (libc's ``posix_spawn``: no copy of the server's memory, no
+Python in between, the GIL released while it starts) with the child's own environment, its output in
+``<jobs dir>/<child id>.log`` and in CloudWatch Logs, and its exit code deciding the child's fate
+under the job definition's retry strategy. Nothing polls per child: every running process has a
+pidfd in one epoll set, so the thread sleeps until a process exits, a deadline passes, or new work or
+a stop arrives. At most ``workers`` processes run at once (the compute environment's capacity, in
+effect). The engine thread hands each process to a launcher thread and goes on: libc's
+``posix_spawn`` returns only once the child has exec'd, and on a busy machine that wait, not the
+books, was most of each child's time on the engine thread.
 
 When the command is the inline item reader (:mod:`fanout_tools.sandbox.item_shortcut`) the item is
 read in process and only the user's command is started. An injected fault
@@ -18,9 +22,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import select
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
@@ -28,12 +32,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.sandbox import array_jobs, compat, faults, item_shortcut, job_logs
+from fanout_tools.sandbox import array_jobs, compat, faults, host_spawn, item_shortcut, job_logs
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+MAX_LAUNCHERS = 8  # threads starting processes side by side (at most one per worker)
 IDLE_WAKE_SECONDS = 0.1  # how soon a TerminateJob on a running parent is noticed
+# what differs between the children of one array job (the rest of their environment is the parent's)
+CHILD_VARIABLES = ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ATTEMPT")
 OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
@@ -52,7 +59,6 @@ class Attempt:
         "number",
         "pid",
         "pidfd",
-        "proc",
         "started",
     )
 
@@ -62,12 +68,31 @@ class Attempt:
         self.number = number
         self.pid = 0
         self.pidfd = -1
-        self.proc: subprocess.Popen[bytes] | None = None
         self.fd = -1
         self.header = b""
         self.started = 0
         self.deadline: float | None = None
         self.killed = ""  # why the process was killed: "" | "timeout" | the stop reason
+
+
+class Launch:
+    """A process for a launcher thread to start."""
+
+    __slots__ = ("argv", "attempt", "env", "path", "values")
+
+    def __init__(
+        self,
+        attempt: Attempt,
+        path: str,
+        argv: list[str],
+        env: host_spawn.Environment,
+        values: tuple[str, str, str],
+    ) -> None:
+        self.attempt = attempt
+        self.path = path
+        self.argv = argv
+        self.env = env
+        self.values = values
 
 
 class Held:
@@ -116,10 +141,15 @@ class ChildEngine:
         self.incoming: deque[array_jobs.ArrayJob] = deque()
         self.running: dict[int, Attempt] = {}  # pidfd -> attempt
         self.paths = item_shortcut.CommandPaths()
+        self.spawner = host_spawn.spawner()
         self.epoll = select.epoll()
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.epoll.register(self.wake_fd, select.EPOLLIN)
         self.thread: threading.Thread | None = None
+        self.to_launch: queue.SimpleQueue[Launch] = queue.SimpleQueue()
+        self.launching = 0  # handed to a launcher, not back yet
+        self.started: dict[int, Attempt] = {}  # pidfd -> attempt: started by a launcher, not yet taken
+        self.failed_launches: deque[tuple[Attempt, Exception]] = deque()
         self.lock = threading.Lock()
         self.started_children = 0
         # children's log lines not yet in CloudWatch Logs: (group, stream, timestamp ms, lines)
@@ -132,6 +162,9 @@ class ChildEngine:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="batch-children", daemon=True)
                 self.thread.start()
+                for number in range(min(self.workers, MAX_LAUNCHERS)):
+                    name = f"batch-launcher-{number}"
+                    threading.Thread(target=self._launch_loop, name=name, daemon=True).start()
         self.wake()
 
     def wake(self) -> None:
@@ -153,11 +186,14 @@ class ChildEngine:
                 new = self.incoming.popleft()
                 self.arrays.append(new)
                 self.active.append(new)
+        self._take_started()
         self._apply_stops()
         self._check_held()
         self._start_more()
         timeout = self._wait_seconds()
-        for fd, _ in self.epoll.poll(timeout):
+        events = self.epoll.poll(timeout)
+        self._take_started()  # an exited process's pidfd was registered after it was put there
+        for fd, _ in events:
             if fd == self.wake_fd:
                 with contextlib.suppress(BlockingIOError):
                     os.eventfd_read(self.wake_fd)
@@ -241,7 +277,7 @@ class ChildEngine:
     def _start_more(self) -> None:
         fault_for: FaultLookup | None = None
         faults_read = False
-        while len(self.running) < self.workers and self.arrays:
+        while len(self.running) + self.launching < self.workers and self.arrays:
             array_job = self.arrays[0]
             picked = array_job.next_child()
             if picked is None:
@@ -306,10 +342,7 @@ class ChildEngine:
         self, array_job: array_jobs.ArrayJob, index: int, number: int, fault: faults.JobAction | None = None
     ) -> None:
         child_id = array_job.child_id(index)
-        env = dict(array_job.env)
-        env["AWS_BATCH_JOB_ID"] = child_id
-        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
-        env["AWS_BATCH_JOB_ATTEMPT"] = str(number)
+        env = array_job.env
         attempt = Attempt(array_job, index, number)
         # Output goes to memory first: creating a file costs more CPU than starting the process, and
         # a child that succeeds silently needs no file (its attempt is in CloudWatch Logs anyway). The
@@ -354,45 +387,52 @@ class ChildEngine:
                     f"CannotStartContainerError: {command[0]}: not found",
                 )
                 return
-        try:
-            self._spawn(attempt, str(path), argv, env)
-        except OSError as err:
-            os.write(attempt.fd, f"cannot start: {err}\n".encode())
-            self._done(attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {err}")
-            return
-        array_job.set_status(index, array_jobs.RUNNING)
-        if array_job.timeout:
-            attempt.deadline = time.monotonic() + float(array_job.timeout)
-        attempt.pidfd = os.pidfd_open(attempt.pid)
-        self.running[attempt.pidfd] = attempt
-        self.epoll.register(attempt.pidfd, select.EPOLLIN)
+        # Started by a launcher thread: glibc's posix_spawn returns only once the child has exec'd,
+        # and the launchers wait for that side by side (the GIL released) while this thread goes on.
+        self.launching += 1
+        if array_job.environment is None:
+            array_job.environment = host_spawn.Environment(env, CHILD_VARIABLES)
+        values = (child_id, str(index), str(number))
+        self.to_launch.put(Launch(attempt, str(path), argv, array_job.environment, values))
 
-    def _spawn(self, attempt: Attempt, path: str, argv: list[str], env: dict[str, str]) -> None:
-        """Start the process in its own session (so a kill reaches its whole group), in the work dir."""
-        if os.getcwd() == self.workdir:  # the server runs there: posix_spawn inherits it
-            attempt.pid = os.posix_spawn(
-                path,
-                argv,
-                env,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, attempt.fd, 1),
-                    (os.POSIX_SPAWN_DUP2, attempt.fd, 2),
-                ],
-                setsid=True,
-            )
-            return
-        attempt.proc = subprocess.Popen(  # in-process tests: another cwd, so Popen's chdir
-            argv,
-            executable=path,
-            stdin=subprocess.DEVNULL,
-            stdout=attempt.fd,
-            stderr=attempt.fd,
-            env=env,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        attempt.pid = attempt.proc.pid
+    def _launch_loop(self) -> None:
+        """A launcher thread: start each process handed to it and put its pidfd in the engine's epoll
+        set (the engine takes it from ``started`` at its next step, or when it exits)."""
+        while True:
+            launch = self.to_launch.get()
+            attempt = launch.attempt
+            try:
+                attempt.pid = self.spawner.start(
+                    launch.path, launch.argv, launch.env, launch.values, attempt.fd, self.workdir
+                )
+                attempt.pidfd = _pidfd(attempt.pid)
+            except Exception as err:  # the engine thread fails the child with it
+                self.failed_launches.append((attempt, err))
+                self.wake()
+                continue
+            self.started[attempt.pidfd] = attempt
+            self.epoll.register(attempt.pidfd, select.EPOLLIN)
+
+    def _take_started(self) -> None:
+        """Books for the processes the launchers started, and for those they could not start."""
+        while self.started:
+            pidfd, attempt = self.started.popitem()
+            self.launching -= 1
+            attempt.array.set_status(attempt.index, array_jobs.RUNNING)
+            if attempt.array.timeout:
+                attempt.deadline = time.monotonic() + float(attempt.array.timeout)
+            self.running[pidfd] = attempt
+        while self.failed_launches:
+            attempt, error = self.failed_launches.popleft()
+            self.launching -= 1
+            array_job, index = attempt.array, attempt.index
+            if isinstance(error, OSError):
+                os.write(attempt.fd, f"cannot start: {error}\n".encode())
+                self._done(attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {error}")
+                continue
+            log.error("sandbox runner failed on child %s: %r", array_job.child_id(index), error)
+            os.close(attempt.fd)  # a runner bug fails the child visibly, never loses it
+            self._final(array_job, index, success=False, reason=f"sandbox runner error: {error}")
 
     def _kill(self, attempt: Attempt) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -408,11 +448,8 @@ class ChildEngine:
     def _reap(self, attempt: Attempt) -> None:
         self.epoll.unregister(attempt.pidfd)
         os.close(attempt.pidfd)
-        if attempt.proc is not None:
-            code: int | None = attempt.proc.wait()
-        else:
-            _, status = os.waitpid(attempt.pid, 0)
-            code = os.waitstatus_to_exitcode(status)
+        _, status = os.waitpid(attempt.pid, 0)
+        code: int | None = os.waitstatus_to_exitcode(status)
         if attempt.killed == "timeout":
             footer = f"--- killed after {attempt.array.timeout} s (attempt timeout)\n"
             self._done(attempt, code, TIMEOUT_REASON, "", footer=footer)
@@ -481,8 +518,21 @@ class ChildEngine:
             with contextlib.suppress(ValueError):
                 self.active.remove(array_job)
             array_job.shortcut = None  # drop the cached batch
+            array_job.environment = None
             self._flush_logs()  # a finished parent's children have their output in CloudWatch Logs
             self.finish_parent(array_job)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for a process just started; if there is none (no descriptor left), the process is
+    killed and reaped, and the error raised."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
 
 
 def number_of_lines(data: bytes) -> int:

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument(
-        "--workers", type=int, default=None, help="Batch jobs running at once (default 2x cores)"
+        "--workers", type=int, default=None, help="Batch jobs running at once (default 4x cores)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

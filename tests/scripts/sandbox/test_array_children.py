@@ -335,3 +335,23 @@ def test_each_childs_log_is_its_header_its_output_and_how_it_ended(
                 assert log.read_text() == "".join(f"{line}\n" for line in lines)
             else:
                 assert not log.exists()
+
+
+def test_a_child_whose_program_cannot_start_fails_with_the_reason(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    """posix_spawn's error (here ENOEXEC: executable, but no format the kernel runs) fails the child
+    as Batch's CannotStartContainerError, with the error in its log; the other children still run."""
+    program = tmp_path / "not-a-program"
+    program.write_bytes(b"\x00\x01 not an executable format")
+    program.chmod(0o755)
+    with mock_aws(config=sandbox_config):
+        batch, job_id = _run_array(tmp_path, [str(program)], 3, 2)
+        parent = wait_for_job(batch, job_id)
+        assert parent["status"] == "FAILED"
+        children = batch.describe_jobs(jobs=[f"{job_id}:{i}" for i in range(3)])["jobs"]
+        for child in children:
+            assert (child["status"], child["container"]["exitCode"]) == ("FAILED", 127)
+            assert child["container"]["reason"].startswith("CannotStartContainerError: [Errno 8] Exec format")
+        log = (tmp_path / "jobs" / f"{job_id}:0.log").read_text()
+        assert f"cannot start: [Errno 8] Exec format error: '{program}'" in log
