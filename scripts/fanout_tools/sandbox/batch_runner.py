@@ -52,6 +52,7 @@ from fanout_tools.sandbox import array_jobs, child_engine, compat, faults, item_
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 EXIT_REASON = array_jobs.EXIT_REASON
 TIMEOUT_REASON = child_engine.TIMEOUT_REASON
 
@@ -172,6 +173,10 @@ class BatchRunner:
         self.lines_per_batch: dict[tuple[str, str, str], int | None] = {}
         self.held: dict[str, tuple[Any, float | None, str]] = {}  # stuck-runnable jobs: job, deadline, reason
         self.held_thread: threading.Thread | None = None
+        # for Step Functions' .sync waits in this process (server.py): every job submitted here, and a
+        # condition notified whenever one of them ends
+        self.submitted: dict[str, Any] = {}
+        self.job_ended_condition = threading.Condition()
 
     def child_engine(self, logs_backend: Any) -> child_engine.ChildEngine:
         with self.lock:
@@ -215,6 +220,7 @@ class BatchRunner:
         job.status = "RUNNABLE"
         job.log_stream_name = job_logs.destination(job_def, job.job_id)[1]
         backend._jobs[job.job_id] = job
+        self.submitted[job.job_id] = job
         if size:
             job.status = "PENDING"
             job.job_started_at = datetime.datetime.now()
@@ -504,6 +510,19 @@ class BatchRunner:
         if not success and reason:
             job.job_stopped_reason = reason
         job.status = "SUCCEEDED" if success else "FAILED"
+        with self.job_ended_condition:
+            self.job_ended_condition.notify_all()
+
+    # --- .sync waits (Step Functions' threads in this process) ----------------------------------------
+    def job_ended(self, job_id: str) -> bool | None:
+        """Whether a job submitted here has SUCCEEDED or FAILED; None for a job this runner never saw."""
+        job = self.submitted.get(job_id)
+        return None if job is None else job.status in ENDED_STATUSES
+
+    def wait_for_end(self, job_id: str, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the job ends meanwhile."""
+        with self.job_ended_condition:
+            self.job_ended_condition.wait_for(lambda: self.job_ended(job_id) is not False, seconds)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -516,7 +535,9 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
     """Make moto's no-Docker Batch backend run real jobs (patches ``BatchSimpleBackend.submit_job``)."""
     from moto.batch_simple.models import BatchSimpleBackend
 
+    global ACTIVE
     runner = BatchRunner(port, base, workers)
+    ACTIVE = runner
 
     def submit_job(
         self: Any,
@@ -639,3 +660,6 @@ def _name_matches(name: str, filters: list[dict[str, Any]]) -> bool:
             if name.lower() == value.lower():
                 return True
     return False
+
+
+ACTIVE: BatchRunner | None = None  # the runner :func:`install` made last (one per sandbox server)

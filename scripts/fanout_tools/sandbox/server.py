@@ -34,9 +34,10 @@ SYNC_POLL_SECONDS = 0.2
 milliseconds, so at 0.5 s the poll, not the work, bounded a 1,000-item run; AWS itself is event-driven."""
 SYNC_POLL_MAX_SECONDS = 2.0
 SYNC_POLL_BACKOFF = 1.5
-"""While one ``.sync`` wait lasts, each check waits 1.5 times longer than the last, up to 2 s: every
-check is a DescribeJobs through the server's own HTTP front, and a fixed 0.2 s made the 100 array jobs
-of a 1,000,000-item run cost 500 requests a second while they waited, slowing their children down."""
+"""While one ``.sync`` wait lasts, each check waits 1.5 times longer than the last, up to 2 s. A check
+of a job this server runs reads its status in process and calls DescribeJobs (through the server's own
+HTTP front) only once the job has ended; before that, the 100 array jobs of a 1,000,000-item run cost
+50 such requests a second while they waited (500 at a fixed 0.2 s), slowing their children down."""
 
 _sync_wait = threading.local()
 
@@ -60,11 +61,38 @@ class _SyncWaitClock:
 
     def sleep(self, seconds: float) -> None:
         delays = getattr(_sync_wait, "delays", None)
-        self.pause(next(delays) if delays is not None else seconds)
+        if delays is None:
+            self.pause(seconds)
+            return
+        pause, job_id = next(delays), getattr(_sync_wait, "job_id", None)
+        runner = _batch_runner()
+        if job_id is not None and runner is not None:
+            runner.wait_for_end(job_id, pause)  # woken as soon as the job ends
+        else:
+            self.pause(pause)
+
+
+def _batch_runner() -> Any:
+    from fanout_tools.sandbox import batch_runner
+
+    return batch_runner.ACTIVE
+
+
+def batch_job_of(sync_resolver: Any) -> str | None:
+    """The Batch job a ``.sync`` resolver checks: moto's Batch resolver is a closure over ``job_id``
+    (state_task_service_batch.py); None for any other resolver."""
+    code = getattr(sync_resolver, "__code__", None)
+    closure = getattr(sync_resolver, "__closure__", None)
+    if code is None or closure is None or "job_id" not in code.co_freevars:
+        return None
+    value = closure[code.co_freevars.index("job_id")].cell_contents
+    return value if isinstance(value, str) else None
 
 
 def back_off_sync_polls() -> None:
-    """Install :data:`SYNC_POLL_BACKOFF` into moto's ``.sync`` wait (``_eval_sync``), once."""
+    """Install :data:`SYNC_POLL_BACKOFF` into moto's ``.sync`` wait (``_eval_sync``), once; and, for a
+    Batch job this server runs, check its status in process, calling DescribeJobs only once it has
+    ended, and wake the wait as soon as it ends (AWS learns of a job's end from events, not polls)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as module,
     )
@@ -75,11 +103,25 @@ def back_off_sync_polls() -> None:
     original = callback._eval_sync
 
     def _eval_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+        resolver = kwargs.get("sync_resolver", args[1] if len(args) > 1 else None)
+        job_id = batch_job_of(resolver)
+        runner = _batch_runner()
+        if job_id is not None and runner is not None and runner.job_ended(job_id) is not None:
+
+            def only_once_ended() -> Any:
+                return resolver() if runner.job_ended(job_id) else None
+
+            if "sync_resolver" in kwargs:
+                kwargs["sync_resolver"] = only_once_ended
+            else:
+                args = (args[0], only_once_ended, *args[2:])
         _sync_wait.delays = sync_poll_delays()
+        _sync_wait.job_id = job_id
         try:
             return original(self, *args, **kwargs)
         finally:
             _sync_wait.delays = None
+            _sync_wait.job_id = None
 
     _eval_sync.sandbox_backoff = True  # type: ignore[attr-defined]
     callback._eval_sync = _eval_sync  # type: ignore[method-assign]

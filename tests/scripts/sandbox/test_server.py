@@ -45,3 +45,63 @@ def test_motos_sync_wait_sleeps_the_backed_off_delays_and_each_wait_starts_afres
     slept.clear()
     assert wait(2) == {"Status": "SUCCEEDED"}
     assert slept == [server.SYNC_POLL_SECONDS]
+
+
+def test_the_job_a_batch_sync_resolver_checks_is_read_from_moto_as_installed() -> None:
+    """:func:`server.batch_job_of` reads moto's Batch resolver's closure: if moto changes its shape, the
+    waits fall back to polling DescribeJobs, and this test says so."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as batch_service,
+    )
+
+    env = SimpleNamespace(stack=[{"JobId": "the-job"}])
+    resolver = batch_service.StateTaskServiceBatch()._build_sync_resolver(
+        env, SimpleNamespace(region="us-east-1"), {}, None
+    )
+    assert server.batch_job_of(resolver) == "the-job"
+    assert server.batch_job_of(lambda: None) is None
+
+
+def test_a_wait_on_a_job_run_here_asks_describejobs_once_woken_by_its_end(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """While the job runs, a check reads its status in process (no DescribeJobs); its end wakes the
+    wait at once, not after the pause (30 s here), and DescribeJobs is called once, for the result."""
+    import threading
+    import time
+
+    from fanout_tools.sandbox import batch_runner
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    server.back_off_sync_polls()
+    runner = batch_runner.BatchRunner(5555, tmp_path, workers=1)
+    monkeypatch.setattr(batch_runner, "ACTIVE", runner)
+    monkeypatch.setattr(server, "SYNC_POLL_SECONDS", 30.0)
+    job = SimpleNamespace(status="RUNNING", job_id="the-job")
+    runner.submitted["the-job"] = job
+    described: list[str] = []
+
+    def make_resolver(job_id: str) -> Any:
+        def resolver() -> Any:
+            described.append(job_id)
+            return {"Status": job.status}
+
+        return resolver
+
+    ending = threading.Timer(0.3, lambda: runner._finish(job, success=True, reason=None))
+    ending.start()
+    started = time.monotonic()
+    env = SimpleNamespace(is_running=lambda: True)
+    result = module.StateTaskServiceCallback._eval_sync(
+        SimpleNamespace(),
+        env=env,
+        sync_resolver=make_resolver("the-job"),
+        timeout_seconds=None,
+        callback_endpoint=None,
+        heartbeat_endpoint=None,
+    )
+    assert result == {"Status": "SUCCEEDED"} and described == ["the-job"]
+    assert time.monotonic() - started < 10
+    ending.join()
