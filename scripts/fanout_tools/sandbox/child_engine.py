@@ -75,26 +75,6 @@ class Attempt:
         self.killed = ""  # why the process was killed: "" | "timeout" | the stop reason
 
 
-class Launch:
-    """A process for a launcher thread to start."""
-
-    __slots__ = ("argv", "attempt", "env", "path", "values")
-
-    def __init__(
-        self,
-        attempt: Attempt,
-        path: str,
-        argv: list[str],
-        env: host_spawn.Environment,
-        values: tuple[str, str, str],
-    ) -> None:
-        self.attempt = attempt
-        self.path = path
-        self.argv = argv
-        self.env = env
-        self.values = values
-
-
 class Held:
     """A child the ``stuck-runnable`` fault keeps RUNNABLE: until ``deadline`` (monotonic; None = for
     ever), when its queue's jobStateTimeLimitActions cancel it with ``cancel_reason``."""
@@ -146,7 +126,7 @@ class ChildEngine:
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.epoll.register(self.wake_fd, select.EPOLLIN)
         self.thread: threading.Thread | None = None
-        self.to_launch: queue.SimpleQueue[Launch] = queue.SimpleQueue()
+        self.to_launch: queue.SimpleQueue[tuple[Attempt, host_spawn.Process]] = queue.SimpleQueue()
         self.launching = 0  # handed to a launcher, not back yet
         self.started: dict[int, Attempt] = {}  # pidfd -> attempt: started by a launcher, not yet taken
         self.failed_launches: deque[tuple[Attempt, Exception]] = deque()
@@ -393,18 +373,16 @@ class ChildEngine:
         if array_job.environment is None:
             array_job.environment = host_spawn.Environment(env, CHILD_VARIABLES)
         values = (child_id, str(index), str(number))
-        self.to_launch.put(Launch(attempt, str(path), argv, array_job.environment, values))
+        process = host_spawn.Process(str(path), argv, array_job.environment, values, attempt.fd, self.workdir)
+        self.to_launch.put((attempt, process))
 
     def _launch_loop(self) -> None:
         """A launcher thread: start each process handed to it and put its pidfd in the engine's epoll
         set (the engine takes it from ``started`` at its next step, or when it exits)."""
         while True:
-            launch = self.to_launch.get()
-            attempt = launch.attempt
+            attempt, process = self.to_launch.get()
             try:
-                attempt.pid = self.spawner.start(
-                    launch.path, launch.argv, launch.env, launch.values, attempt.fd, self.workdir
-                )
+                attempt.pid = self.spawner.start(process)
                 attempt.pidfd = _pidfd(attempt.pid)
             except Exception as err:  # the engine thread fails the child with it
                 self.failed_launches.append((attempt, err))

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
@@ -61,19 +62,23 @@ class Environment:
         return block
 
 
+@dataclass(frozen=True, slots=True)
+class Process:
+    """One process to start: ``path`` with ``argv``, exactly ``env`` with its varying variables set
+    to ``values``, stdout and stderr to ``output_fd``, in ``cwd``."""
+
+    path: str
+    argv: Sequence[str]
+    env: Environment
+    values: Sequence[str]
+    output_fd: int
+    cwd: str
+
+
 class Spawner(Protocol):
-    def start(
-        self,
-        path: str,
-        argv: Sequence[str],
-        env: Environment,
-        values: Sequence[str],
-        output_fd: int,
-        cwd: str,
-    ) -> int:
-        """Start ``path`` with ``argv`` and exactly ``env`` (its varying variables set to ``values``);
-        return its pid (the caller reaps it). Raises OSError (errno and ``path``) when the program
-        cannot be started."""
+    def start(self, process: Process) -> int:
+        """Start ``process``; return its pid (the caller reaps it). Raises OSError (errno and the
+        program's path) when the program cannot be started."""
 
 
 class LibcSpawner:
@@ -95,33 +100,26 @@ class LibcSpawner:
         _check(libc.posix_spawnattr_setflags(self.attr, ctypes.c_short(flags)), "setflags")
         self.devnull = os.fsencode(os.devnull)
 
-    def start(
-        self,
-        path: str,
-        argv: Sequence[str],
-        env: Environment,
-        values: Sequence[str],
-        output_fd: int,
-        cwd: str,
-    ) -> int:
+    def start(self, process: Process) -> int:
         libc = self.libc
         actions = ctypes.create_string_buffer(OPAQUE_BYTES)
         _check(libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init")
         try:
             _check(libc.posix_spawn_file_actions_addopen(actions, 0, self.devnull, os.O_RDONLY, 0), "addopen")
-            _check(libc.posix_spawn_file_actions_adddup2(actions, output_fd, 1), "adddup2")
-            _check(libc.posix_spawn_file_actions_adddup2(actions, output_fd, 2), "adddup2")
-            _check(libc.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd)), "addchdir_np")
-            arguments = _strings([os.fsencode(arg) for arg in argv])
-            environment = env.block(values)
+            _check(libc.posix_spawn_file_actions_adddup2(actions, process.output_fd, 1), "adddup2")
+            _check(libc.posix_spawn_file_actions_adddup2(actions, process.output_fd, 2), "adddup2")
+            cwd = os.fsencode(process.cwd)
+            _check(libc.posix_spawn_file_actions_addchdir_np(actions, cwd), "addchdir_np")
+            arguments = _strings([os.fsencode(arg) for arg in process.argv])
+            environment = process.env.block(process.values)
             pid = ctypes.c_int()
             error = libc.posix_spawn(
-                ctypes.byref(pid), os.fsencode(path), actions, self.attr, arguments, environment
+                ctypes.byref(pid), os.fsencode(process.path), actions, self.attr, arguments, environment
             )
         finally:
             libc.posix_spawn_file_actions_destroy(actions)
         if error:
-            raise OSError(error, os.strerror(error), path)
+            raise OSError(error, os.strerror(error), process.path)
         return pid.value
 
 
@@ -130,27 +128,19 @@ class PortableSpawner:
     while the child starts. The pid is returned and the ``Popen`` dropped: the engine reaps the child
     itself (``os.waitpid`` on its pidfd's readiness), so the ``Popen`` must never be polled."""
 
-    def start(
-        self,
-        path: str,
-        argv: Sequence[str],
-        env: Environment,
-        values: Sequence[str],
-        output_fd: int,
-        cwd: str,
-    ) -> int:
-        process = subprocess.Popen(
-            list(argv),
-            executable=path,
+    def start(self, process: Process) -> int:
+        started = subprocess.Popen(
+            list(process.argv),
+            executable=process.path,
             stdin=subprocess.DEVNULL,
-            stdout=output_fd,
-            stderr=output_fd,
-            env=env.as_dict(values),
-            cwd=cwd,
+            stdout=process.output_fd,
+            stderr=process.output_fd,
+            env=process.env.as_dict(process.values),
+            cwd=process.cwd,
             start_new_session=True,
         )
-        process.returncode = 0  # never waited for by Popen (its __del__ and subprocess._cleanup)
-        return process.pid
+        started.returncode = 0  # never waited for by Popen (its __del__ and subprocess._cleanup)
+        return started.pid
 
 
 @lru_cache(maxsize=1)

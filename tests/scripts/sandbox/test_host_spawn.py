@@ -41,7 +41,7 @@ def run(
 ) -> tuple[int, str]:
     fd = os.memfd_create("out", os.MFD_CLOEXEC)
     try:
-        pid = spawner.start(path, argv, env, ("one", "two"), fd, str(cwd))
+        pid = spawner.start(host_spawn.Process(path, argv, env, ("one", "two"), fd, str(cwd)))
         _, status = os.waitpid(pid, 0)
         size = os.lseek(fd, 0, os.SEEK_END)
         return os.waitstatus_to_exitcode(status), os.pread(fd, size, 0).decode()
