@@ -26,9 +26,9 @@ from fanout_tools import executions, status
 from fanout_tools.deploy import Stack, add_target_arguments
 from fanout_tools.errors import ConfigError, FanoutError
 from fanout_tools.targets import Target
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES
 
 POLL_SECONDS = 0.5
-TERMINAL_JOB = ("SUCCEEDED", "FAILED")
 SUMMARY_ROWS = 25
 STOP_QUESTION = (
     "stop the execution (its queued and running Batch jobs are terminated) or leave it running? [s/L] "
@@ -271,7 +271,7 @@ class Follower:
         return described
 
     def _describe_jobs(self) -> None:
-        open_ids = [j.job_id for j in self.jobs.values() if j.status not in TERMINAL_JOB]
+        open_ids = [j.job_id for j in self.jobs.values() if j.status not in BATCH_ENDED_STATUSES]
         for start in range(0, len(open_ids), 100):
             for job in self.batch.describe_jobs(jobs=open_ids[start : start + 100]).get("jobs", []):
                 info = self.jobs[job["jobId"]]

@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fanout_tools.deploy import add_target_arguments
 from fanout_tools.errors import FanoutError
 from fanout_tools.executions import add_execution_argument, history_pages
-from fanout_tools.targets.base import THROTTLED_RETRIES
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES, THROTTLED_RETRIES
 
 if TYPE_CHECKING:
     from fanout_tools.deploy import Stack
 
-ENDED_JOB = ("SUCCEEDED", "FAILED")
 OPEN_JOB = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 DESCRIBE_BATCH = 100  # job ids per DescribeJobs call (the API's limit)
 STOP_WAIT_SECONDS = 15.0  # how long to wait for a stopped execution to report that it ended
@@ -158,7 +157,7 @@ def stop_execution(stack: Stack, outputs: dict[str, Any], execution_arn: str, re
         result.jobs_found, result.child_executions = len(found.ids), found.child_executions
         result.notes.extend(found.notes)
         jobs = describe_jobs(batch, found.ids)
-        open_jobs = [job for job in jobs if job.get("status") not in ENDED_JOB]
+        open_jobs = [job for job in jobs if job.get("status") not in BATCH_ENDED_STATUSES]
         result.already_ended = len(jobs) - len(open_jobs)
         result.terminated, result.failed = terminate(batch, [str(job["jobId"]) for job in open_jobs], reason)
     result.children_ended = sum(_open_children(job) for job in open_jobs if job["jobId"] not in result.failed)

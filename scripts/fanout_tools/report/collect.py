@@ -35,8 +35,6 @@ MAX_DESCRIBED = 20_000  # plain jobs described one by one (DescribeJobs, 100 a c
 MAX_CHILDREN = 50_000  # array children listed (ListJobs on their parents)
 MAX_FAILURE_LOGS = 50  # failed items whose description and last log lines are shown
 LOG_LINES = 10
-TERMINAL = ("SUCCEEDED", "FAILED")
-CHILD_STATUSES = ("SUCCEEDED", "FAILED", "RUNNING", "STARTING", "RUNNABLE", "PENDING", "SUBMITTED")
 
 
 @dataclass

@@ -19,6 +19,9 @@ from array import array
 from collections import deque
 from typing import Any
 
+from fanout_tools.sandbox import host_spawn
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES
+
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 CODE = {name: code for code, name in enumerate(STATUSES)}
 RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED = (CODE[s] for s in STATUSES[2:])
@@ -64,7 +67,8 @@ class ArrayJob:
         self.retries: deque[tuple[int, int]] = deque()  # (index, attempt) waiting for another attempt
         self.lock = threading.Lock()
         self.shortcut: Any = None  # set by the runner when the command is the inline reader
-        self.environment: Any = None  # the children's, encoded once by the engine while they run
+        # the children's environment, encoded once by the engine while they run
+        self.environment: host_spawn.Environment | None = None
         self.display = ""
 
     # --- identity ---------------------------------------------------------------------------------
@@ -166,7 +170,7 @@ class ArrayJob:
             result["statusReason"] = self.reasons[index]
         if self.started[index]:
             result["startedAt"] = self.started[index]
-        if status in ("SUCCEEDED", "FAILED"):
+        if status in BATCH_ENDED_STATUSES:
             result["stoppedAt"] = self.stopped[index]
             if self.exit_code(index) is not None:
                 result["container"] = {"exitCode": self.exit_code(index)}

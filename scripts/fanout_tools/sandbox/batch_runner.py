@@ -48,11 +48,11 @@ from typing import Any
 
 from fanout_tools.paths import repo_root
 from fanout_tools.sandbox import array_jobs, child_engine, compat, faults, item_shortcut, job_logs, layout
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
-ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 EXIT_REASON = array_jobs.EXIT_REASON
 TIMEOUT_REASON = child_engine.TIMEOUT_REASON
 
@@ -517,12 +517,12 @@ class BatchRunner:
     def job_ended(self, job_id: str) -> bool | None:
         """Whether a job submitted here has SUCCEEDED or FAILED; None for a job this runner never saw."""
         job = self.submitted.get(job_id)
-        return None if job is None else job.status in ENDED_STATUSES
+        return None if job is None else job.status in BATCH_ENDED_STATUSES
 
     def wait_for_end(self, job_id: str, seconds: float) -> None:
-        """Sleep ``seconds``, or less if the job ends meanwhile."""
+        """Sleep ``seconds``, or less if the job ends meanwhile (the whole pause for a job never seen)."""
         with self.job_ended_condition:
-            self.job_ended_condition.wait_for(lambda: self.job_ended(job_id) is not False, seconds)
+            self.job_ended_condition.wait_for(lambda: bool(self.job_ended(job_id)), seconds)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

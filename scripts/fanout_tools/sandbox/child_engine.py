@@ -183,13 +183,8 @@ class ChildEngine:
                 continue
             try:
                 self._reap(attempt)
-            except Exception as err:  # a runner bug fails the child visibly, never loses it
-                log.exception("sandbox runner failed on child %s", attempt.array.child_id(attempt.index))
-                with contextlib.suppress(OSError):
-                    os.close(attempt.fd)
-                self._final(
-                    attempt.array, attempt.index, success=False, reason=f"sandbox runner error: {err}"
-                )
+            except Exception as err:
+                self._runner_failed(attempt.array, attempt.index, err, attempt.fd)
         self._check_deadlines()
         self._flush_logs()
 
@@ -278,9 +273,8 @@ class ChildEngine:
                 continue
             try:
                 self._start(array_job, index, number, fault)
-            except Exception as err:  # a runner bug fails the child visibly, never loses it
-                log.exception("sandbox runner failed on child %s", array_job.child_id(index))
-                self._final(array_job, index, success=False, reason=f"sandbox runner error: {err}")
+            except Exception as err:
+                self._runner_failed(array_job, index, err)
 
     def _hold(self, array_job: array_jobs.ArrayJob, index: int, fault: faults.JobAction) -> None:
         """``stuck-runnable``: RUNNABLE with Batch's capacity reason, cancelled by the queue's
@@ -403,14 +397,21 @@ class ChildEngine:
         while self.failed_launches:
             attempt, error = self.failed_launches.popleft()
             self.launching -= 1
-            array_job, index = attempt.array, attempt.index
             if isinstance(error, OSError):
                 os.write(attempt.fd, f"cannot start: {error}\n".encode())
                 self._done(attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {error}")
-                continue
-            log.error("sandbox runner failed on child %s: %r", array_job.child_id(index), error)
-            os.close(attempt.fd)  # a runner bug fails the child visibly, never loses it
-            self._final(array_job, index, success=False, reason=f"sandbox runner error: {error}")
+            else:
+                self._runner_failed(attempt.array, attempt.index, error, attempt.fd)
+
+    def _runner_failed(
+        self, array_job: array_jobs.ArrayJob, index: int, error: BaseException, fd: int = -1
+    ) -> None:
+        """A runner bug fails the child visibly (its reason names the error), never loses it."""
+        log.error("sandbox runner failed on child %s", array_job.child_id(index), exc_info=error)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._final(array_job, index, success=False, reason=f"sandbox runner error: {error}")
 
     def _kill(self, attempt: Attempt) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

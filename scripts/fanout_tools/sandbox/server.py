@@ -66,7 +66,7 @@ class _SyncWaitClock:
             return
         pause, job_id = next(delays), getattr(_sync_wait, "job_id", None)
         runner = _batch_runner()
-        if job_id is not None and runner is not None:
+        if job_id is not None and runner is not None:  # a job this server runs (see _eval_sync)
             runner.wait_for_end(job_id, pause)  # woken as soon as the job ends
         else:
             self.pause(pause)
@@ -106,7 +106,9 @@ def back_off_sync_polls() -> None:
         resolver = kwargs.get("sync_resolver", args[1] if len(args) > 1 else None)
         job_id = batch_job_of(resolver)
         runner = _batch_runner()
-        if job_id is not None and runner is not None and runner.job_ended(job_id) is not None:
+        if job_id is None or runner is None or runner.job_ended(job_id) is None:
+            job_id = None  # not a job this server runs: DescribeJobs at each check, plain pauses
+        else:
 
             def only_once_ended() -> Any:
                 return resolver() if runner.job_ended(job_id) else None

@@ -105,3 +105,31 @@ def test_a_wait_on_a_job_run_here_asks_describejobs_once_woken_by_its_end(
     assert result == {"Status": "SUCCEEDED"} and described == ["the-job"]
     assert time.monotonic() - started < 10
     ending.join()
+
+
+def test_a_wait_on_a_job_this_server_never_ran_polls_describejobs_with_plain_pauses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Only jobs the runner knows are checked in process: any other job id is asked of DescribeJobs at
+    every check, with the backed-off pauses between (never a busy loop)."""
+    from fanout_tools.sandbox import batch_runner
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    server.back_off_sync_polls()
+    monkeypatch.setattr(batch_runner, "ACTIVE", batch_runner.BatchRunner(5555, tmp_path, workers=1))
+    slept: list[float] = []
+    monkeypatch.setattr(server._SyncWaitClock, "pause", slept.append)
+    job_id = "never-submitted-here"
+    answers = iter([None, None, {"Status": "SUCCEEDED"}])
+    described: list[str] = []
+
+    def resolver() -> Any:
+        described.append(job_id)
+        return next(answers)
+
+    env = SimpleNamespace(is_running=lambda: True)
+    result = module.StateTaskServiceCallback._eval_sync(SimpleNamespace(), env, resolver, None, None, None)
+    assert result == {"Status": "SUCCEEDED"} and described == [job_id] * 3
+    assert slept == pytest.approx(list(itertools.islice(server.sync_poll_delays(), 2)))
