@@ -63,7 +63,7 @@ lint: $(STAMP) ## check formatting and lint without changing files
 	$(VENV)/bin/ruff check scripts lambda tests
 	$(FANOUT) docs --check
 
-validate: $(STAMP) ## terraform validate every module (offline)
+validate: $(STAMP) ## terraform validate the root with every module it calls (offline)
 	$(FANOUT) validate
 
 # --- build ----------------------------------------------------------------------------------------

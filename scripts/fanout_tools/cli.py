@@ -17,7 +17,7 @@ from fanout_tools.errors import FanoutError
 VERBS: dict[str, tuple[str, str]] = {
     "validate": (
         "fanout_tools.validate",
-        "terraform validate the root and every module, offline",
+        "terraform validate the root with every module it calls, offline",
     ),
     "tf": ("fanout_tools.tf", "run terraform init/plan/apply/destroy/output for a target"),
     "sandbox": (
