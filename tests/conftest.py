@@ -173,13 +173,9 @@ class Planner:
             f"-out={out}",
         ]
 
-    def plan_error(self, tf_vars: dict[str, Any]) -> tuple[str, str, bool]:
-        """A plan expected to fail: (stdout, stderr, whether Terraform would apply the plan it wrote).
-
-        Terraform >= 1.9 still writes an *errored* plan file; ``applyable`` is read from it.
-
-        Fails the test if the plan succeeds. Safe to call from several threads (own var and plan files).
-        """
+    def plan_error(self, tf_vars: dict[str, Any]) -> FailedPlan:
+        """A plan expected to fail (see :class:`FailedPlan`). Fails the test if the plan succeeds. Safe to
+        call from several threads (own var and plan files)."""
         import tftest
 
         with self._lock:
@@ -190,12 +186,26 @@ class Planner:
         except tftest.TerraformTestError as err:
             # tftest raises TerraformTestError(f"Error running command plan: {code} {stdout}", stderr)
             stdout, stderr = (str(err.args[0]), str(err.args[-1])) if len(err.args) > 1 else ("", str(err))
-            applyable = False
-            if plan_file.exists():
-                shown = json.loads(self.tf.execute_command("show", "-json", str(plan_file)).out)
-                applyable = bool(shown.get("applyable")) or not shown.get("errored")
-            return stdout, stderr, applyable
+            return FailedPlan(stdout, stderr, plan_file, self.tf)
         pytest.fail(f"the plan with {tf_vars} succeeded; expected a validation error")
+
+
+@dataclass(frozen=True)
+class FailedPlan:
+    """What a failed plan printed, and the plan file Terraform >= 1.9 still writes for it (errored)."""
+
+    stdout: str
+    stderr: str
+    plan_file: Path
+    tf: Any  # tftest.TerraformTest of the planner
+
+    def applyable(self) -> bool:
+        """Whether Terraform would apply the plan it wrote, read from the plan file (a ``terraform show``,
+        ~3 CPU-seconds: only for the tests that ask)."""
+        if not self.plan_file.exists():
+            return False
+        shown = json.loads(self.tf.execute_command("show", "-json", str(self.plan_file)).out)
+        return bool(shown.get("applyable")) or not shown.get("errored")
 
 
 @pytest.fixture(scope="session")

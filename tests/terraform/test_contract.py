@@ -194,7 +194,7 @@ def root_messages(planner) -> dict[str, list[str]]:  # type: ignore[no-untyped-d
     stderrs = []
     for batch in _batches({n for n, *_ in BAD_VALUES}):
         tf_vars = {k: v for n, value in batch.items() for k, v in {n: value, **extra[n]}.items()}
-        stderrs.append(planner.plan_error(tf_vars)[1])
+        stderrs.append(planner.plan_error(tf_vars).stderr)
     return _collect(stderrs).get("", {})
 
 

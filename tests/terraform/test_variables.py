@@ -92,13 +92,14 @@ def rejections(planner) -> dict[str, tuple[str, list[str], bool]]:  # type: igno
         merged = batches.setdefault(batch, {})
         assert not set(merged) & set(tf_vars), f"batch {batch} sets a variable twice"
         merged.update(tf_vars)
+
+    def reject(tf_vars: dict[str, Any]) -> tuple[str, list[str], bool]:
+        failed = planner.plan_error(tf_vars)
+        diagnostics = [_plain(d) for d in _plain(failed.stderr).split("Error: ")[1:]]
+        return failed.stdout, diagnostics, failed.applyable()
+
     with ThreadPoolExecutor(len(batches)) as pool:
-        results = dict(zip(batches, pool.map(planner.plan_error, batches.values()), strict=True))
-    out = {}
-    for batch, (stdout, stderr, applyable) in results.items():
-        diagnostics = [_plain(d) for d in _plain(stderr).split("Error: ")[1:]]
-        out[batch] = (stdout, diagnostics, applyable)
-    return out
+        return dict(zip(batches, pool.map(reject, batches.values()), strict=True))
 
 
 @pytest.mark.xdist_group("plan-b")
