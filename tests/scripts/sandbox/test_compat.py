@@ -850,3 +850,53 @@ def test_gap22_the_server_lists_moto_s_modules_once_not_at_every_request(
     assert set(backends.list_of_moto_modules()) == expected
     assert "batch" in backends.list_of_moto_modules()
     assert listed == []
+
+
+# --- gap 23 ---------------------------------------------------------------------------------------
+
+
+def _managed_policies(backend: Any) -> dict[str, tuple[Any, ...]]:
+    return {
+        p.arn: (
+            p.name,
+            p.path,
+            p.default_version_id,
+            [(v.version_id, v.document, v.is_default) for v in p.versions],
+            p.create_date,
+            p.update_date,
+        )
+        for p in backend.aws_managed_policies
+    }
+
+
+def test_gap23_managed_policies_are_parsed_once_and_each_backend_still_gets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.iam import models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    parses = []
+    real_loads = json.loads
+
+    def counting_loads(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if text is aws_managed_policies_data:
+            parses.append(1)
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(models.json, "loads", counting_loads)
+    original = compat.ORIGINALS.get((models.IAMBackend, "_init_aws_policies"), compat.MISSING)
+    if original is not compat.MISSING:  # the sandbox tests' session has it installed: take it off here
+        monkeypatch.setattr(models.IAMBackend, "_init_aws_policies", original)
+    as_released = [models.IAMBackend("us-east-1", "111111111111") for _ in range(2)]
+    assert len(parses) == 2  # moto as installed parses the whole file for every backend
+
+    parses.clear()
+    compat.parse_managed_policies_once()
+    patched = [models.IAMBackend("us-east-1", "111111111111") for _ in range(3)]
+
+    assert len(parses) == 1
+    assert _managed_policies(patched[0]) == _managed_policies(as_released[0])
+    assert "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole" in _managed_policies(patched[2])
+    first, second = (next(iter(b.aws_managed_policies)) for b in patched[:2])
+    assert first is not second  # attachments counted per backend, as before
