@@ -900,3 +900,32 @@ def test_gap23_managed_policies_are_parsed_once_and_each_backend_still_gets_its_
     assert "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole" in _managed_policies(patched[2])
     first, second = (next(iter(b.aws_managed_policies)) for b in patched[:2])
     assert first is not second  # attachments counted per backend, as before
+
+
+# --- gap 24 ---------------------------------------------------------------------------------------
+
+
+def test_gap24_an_access_key_is_looked_up_without_creating_a_backend_per_partition() -> None:
+    from moto.iam import models
+
+    original = compat.ORIGINALS.get((models, "get_account_id_from"), models.get_account_id_from)
+    with mock_aws():
+        boto3.client("sts").get_caller_identity()  # the default account's aws-partition backends exist
+        account = models.iam_backends["123456789012"]
+        before = set(account.keys())
+        assert original("AKIAUNKNOWN") == "123456789012"
+        created = set(account.keys()) - before
+        assert len(created) >= 5  # moto as installed creates the backends of every partition
+
+    with mock_aws():
+        compat.look_up_access_keys_in_existing_iam_backends()
+        other = models.iam_backends["222233334444"]["aws"]  # a second account, with a key of its own
+        other.create_user("us-east-1", "u")
+        key = other.create_access_key("u").access_key_id
+        account = models.iam_backends["123456789012"]
+        before = set(account.keys())
+
+        found = models.get_account_id_from(key), models.get_account_id_from("AKIAUNKNOWN")
+
+        assert set(account.keys()) == before
+        assert found == (original(key), original("AKIAUNKNOWN")) == ("222233334444", "123456789012")
