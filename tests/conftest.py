@@ -41,6 +41,36 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 pytest_plugins = ["tests.sandbox_stacks"]
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the longest work first. xdist hands out its work units (an xdist group,
+    else one test) biggest test count first, so the integration groups (a few tests each, but minutes:
+    the AWS provider's fixed waits during their applies) started last and one worker ran on alone for a
+    minute after the others. Here the units holding tests/integration/ tests go first, then the other
+    groups (shared plans and sandboxes), then single tests, each by test count as before."""
+    if config.getoption("dist", None) != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class LongestGroupsFirst(LoadGroupScheduling):
+        ranked = False
+
+        @staticmethod
+        def rank(scope: str, nodeids: dict[str, bool]) -> int:
+            if any(nodeid.startswith("tests/integration/") for nodeid in nodeids):
+                return 0
+            return 1 if scope not in nodeids else 2  # a group's scope is its name, a test's its id
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ranked:  # the first call: the queue is complete (sorted by count: kept as ties)
+                ranked = sorted(self.workqueue.items(), key=lambda unit: self.rank(*unit))
+                self.workqueue.clear()
+                self.workqueue.update(ranked)
+                self.ranked = True
+            super()._assign_work_unit(node)
+
+    return LongestGroupsFirst(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _botocore_models_parsed_once() -> Iterator[None]:
     """One botocore data loader per search path for the session: moto's mock gives each test a new
