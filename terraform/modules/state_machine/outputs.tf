@@ -4,8 +4,10 @@ output "state_machine_arn" {
 }
 
 output "state_machine_name" {
-  description = "Name of the state machine."
-  value       = aws_sfn_state_machine.this.name
+  description = "Name of the state machine, known at plan time: what depends on it (the alerts) need not wait until the state machine exists."
+  # From the input, not the resource: the alerts' KMS key waits ~12 s after it is created, and would
+  # otherwise be created only after the state machine, at the end of the apply's longest chain.
+  value = var.name
 }
 
 output "role_arn" {
