@@ -246,6 +246,60 @@ def inline_stack(_shared_inline: tuple[Path, DeployedStack]) -> Iterator[Deploye
         yield stack
 
 
+# The stacks of the modules that run executions on stacks of their own but need nothing else of their
+# sandbox (the bucket-backed modes, stop): ONE private sandbox, and all their stacks applied in parallel
+# in one go, so the AWS provider's fixed waits of an apply (~55 s) are waited once for them all. Each
+# such module declares its stacks as SANDBOX_STACKS (keys unique across the modules) and marks itself
+# ``pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)``.
+SHARED_SANDBOX_GROUP = "shared-sandbox"
+
+
+def _shared_sandbox_modules(session: pytest.Session) -> list[Any]:
+    modules = []
+    for item in session.items:
+        mark = item.get_closest_marker("xdist_group")
+        module = getattr(item, "module", None)
+        if mark and mark.args and mark.args[0] == SHARED_SANDBOX_GROUP and module not in modules:
+            modules.append(module)
+    return modules
+
+
+@pytest.fixture(scope="session")
+def _shared_sandbox(
+    sandbox_stacks: SandboxStacks, request: pytest.FixtureRequest
+) -> Iterator[tuple[Path, dict[str, DeployedStack]]]:
+    """Every SANDBOX_STACKS of the selected modules of :data:`SHARED_SANDBOX_GROUP`, applied in parallel
+    into one private sandbox the first time one of them asks; it goes down at the end of the run."""
+    from fanout_tools.sandbox import control
+
+    wanted: dict[str, dict[str, Any]] = {}
+    for module in _shared_sandbox_modules(request.session):
+        stacks = module.SANDBOX_STACKS
+        assert not set(stacks) & set(wanted), f"{module.__name__}: a SANDBOX_STACKS key is taken"
+        wanted.update(stacks)
+    runtime = sandbox_stacks.runtime("fanout-shared-sandbox")
+    try:
+        with sandbox_env(runtime):
+            started = time.monotonic()
+            deployed = deploy_stacks(runtime, wanted)
+            print(f"shared sandbox: {len(wanted)} stacks applied in {time.monotonic() - started:.1f} s")
+        yield runtime, deployed
+    finally:
+        with sandbox_env(runtime):
+            control.down()
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox(
+    _shared_sandbox: tuple[Path, dict[str, DeployedStack]],
+) -> Iterator[dict[str, DeployedStack]]:
+    """The stacks of :func:`_shared_sandbox` (key -> stack); their sandbox is the target while the module
+    runs (the environment is the module's own again afterwards)."""
+    runtime, deployed = _shared_sandbox
+    with sandbox_env(runtime):
+        yield deployed
+
+
 @pytest.fixture(scope="session")
 def sandbox_stacks(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SandboxStacks:
     """Private runtime folders and sandboxes with stacks deployed in them (see :class:`SandboxStacks`)."""

@@ -2,12 +2,12 @@
 
 ``test_stack.py`` covers the inline stack (apply, executions, destroy); Terraform plans of every mode are
 checked in ``tests/terraform``. Here each bucket-backed mode is one stack of ``terraform/`` applied with
-Terraform into ONE fresh private sandbox (own runtime folder and port; the applies run in parallel, as
-the bench's do), and an execution runs the real generator and real job commands (array children run the
-stack's default job command, the inline standard-library reader then ``echo``, exactly as users get it),
-so a mode that renders and plans but cannot run is caught. Batches of 5
-over 11 items also exercise the size-1 batch, which Batch cannot run as an array job (the Choice sends
-it to a plain job).
+Terraform into the private sandbox it shares with ``test_stop.py``'s stacks (all applied at once, in
+parallel, as the bench's are: ``tests/sandbox_stacks.py``), and an execution runs the real generator and
+real job commands (array children run the stack's default job command, the inline standard-library
+reader then ``echo``, exactly as users get it), so a mode that renders and plans but cannot run is
+caught. Batches of 5 over 11 items also exercise the size-1 batch, which Batch cannot run as an array job
+(the Choice sends it to a plain job).
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.sandbox_stacks import DeployedStack, SandboxStacks
+from tests.sandbox_stacks import SHARED_SANDBOX_GROUP, DeployedStack
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sandbox-modes")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)]
 
 MODES = ("array", "distributed", "distributed_array")
 ITEMS = 11
@@ -51,15 +50,15 @@ def _variables(mode: str) -> dict[str, Any]:
     return {key: value for key, value in variables.items() if value is not None}
 
 
+SANDBOX_STACKS = {mode: _variables(mode) for mode in MODES}
+
+
 @pytest.fixture(scope="module")
-def stacks(sandbox_stacks: SandboxStacks) -> Iterator[tuple[dict[str, DeployedStack], Path]]:
-    """One stack per mode, applied in parallel in a fresh private sandbox; stopping it removes them all."""
+def stacks(shared_sandbox: dict[str, DeployedStack]) -> tuple[dict[str, DeployedStack], Path]:
+    """One stack per mode, in the shared private sandbox; stopping it removes them all."""
     from fanout_tools.sandbox import layout
 
-    started = time.monotonic()
-    with sandbox_stacks.deployed("fanout-modes", {mode: _variables(mode) for mode in MODES}) as deployed:
-        print(f"modes apply ({len(MODES)} stacks in parallel): {time.monotonic() - started:.1f} s")
-        yield deployed, layout.jobs_dir(layout.sandbox_dir())
+    return {mode: shared_sandbox[mode] for mode in MODES}, layout.jobs_dir(layout.sandbox_dir())
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """``fanout stop`` and ``fanout redrive`` on real runs in a fresh private sandbox.
 
-Two stacks, applied in parallel into ONE sandbox (own runtime folder and port): an inline stack whose job
+Two stacks, applied in parallel into the private sandbox this module shares with ``test_modes.py``'s
+stacks (``tests/sandbox_stacks.py``): an inline stack whose job
 sleeps (200 items, 10 at a time: ten jobs queued or running at any moment) and an array stack whose
 children sleep (200 items in batches of 50, two array jobs at a time). Stopping a run in the middle must
 leave no job of it SUBMITTED, PENDING, RUNNABLE, STARTING or RUNNING, array children included, and the
@@ -11,15 +12,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import list_jobs
-from tests.sandbox_stacks import DeployedStack, SandboxStacks
+from tests.sandbox_stacks import SHARED_SANDBOX_GROUP, DeployedStack
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stop")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)]
 
 ITEMS = 200
 SLEEP = ["sh", "-c", 'sleep 30; echo "$1"', "job"]
@@ -46,10 +47,12 @@ OPEN = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 SETTLE_SECONDS = 20.0  # terminated jobs end within a second or two; unterminated ones sleep 30 s
 
 
+SANDBOX_STACKS = {f"stop-{key}": variables for key, variables in STACKS.items()}
+
+
 @pytest.fixture(scope="module")
-def stacks(sandbox_stacks: SandboxStacks) -> Iterator[dict[str, DeployedStack]]:
-    with sandbox_stacks.deployed("fanout-stop", STACKS) as deployed:
-        yield deployed
+def stacks(shared_sandbox: dict[str, DeployedStack]) -> dict[str, DeployedStack]:
+    return {key: shared_sandbox[f"stop-{key}"] for key in STACKS}
 
 
 def _until(what: str, check: Callable[[], Any], seconds: float = 90.0) -> Any:
