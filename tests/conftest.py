@@ -46,22 +46,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     else one test) biggest test count first, so the integration groups (a few tests each, but minutes:
     the AWS provider's fixed waits during their applies) started last and one worker ran on alone for a
     minute after the others. Here the units holding tests/integration/ tests go first, then the other
-    groups (shared plans and sandboxes), then single tests, each by test count as before. And a long
-    unit goes to a worker with nothing left to do: xdist queues the next unit on a worker once it has
-    two tests left, which put an integration group behind another's minute-long destroy test."""
+    groups (shared plans and sandboxes), then single tests, each by test count as before."""
     if config.getoption("dist", None) != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
-
-    def long(nodeids: dict[str, bool]) -> bool:
-        return any(nodeid.startswith("tests/integration/") for nodeid in nodeids)
 
     class LongestGroupsFirst(LoadGroupScheduling):
         ranked = False
 
         @staticmethod
         def rank(scope: str, nodeids: dict[str, bool]) -> int:
-            if long(nodeids):
+            if any(nodeid.startswith("tests/integration/") for nodeid in nodeids):
                 return 0
             return 1 if scope not in nodeids else 2  # a group's scope is its name, a test's its id
 
@@ -72,12 +67,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 self.workqueue.update(ranked)
                 self.ranked = True
             super()._assign_work_unit(node)
-
-        def _reschedule(self, node: Any) -> None:
-            head = next(iter(self.workqueue.values()), None)
-            if head is not None and long(head) and self._pending_of(self.assigned_work[node]):
-                return  # the next unit is long: it waits for a worker that has finished its own
-            super()._reschedule(node)
 
     return LongestGroupsFirst(config, log)
 
