@@ -8,11 +8,11 @@ Registered as a plugin by ``tests/conftest.py``, so every test folder can ask fo
             yield stacks["report"]
 
 Each module deploys into a sandbox of its own (own runtime folder and free port), so the modules' xdist
-groups run side by side; modules that only run executions on an inline stack share one instead
-(:func:`inline_stack`, one apply per test run). The generator zip is built once per test run (all
-workers) and copied into each runtime folder's build dir, where ``fanout_tools.package`` finds it up
-to date by its content hash and builds nothing (a build pip-installs the generator's requirements:
-seconds per module).
+groups run side by side; modules that only run executions on stacks share one instead
+(:func:`shared_sandbox`, all their stacks applied at once per test run). The generator zip is built
+once per test run (all workers) and copied into each runtime folder's build dir, where
+``fanout_tools.package`` finds it up to date by its content hash and builds nothing (a build
+pip-installs the generator's requirements: seconds per module).
 """
 
 from __future__ import annotations
@@ -211,47 +211,19 @@ def _shared_build(factory: pytest.TempPathFactory, worker_id: str) -> Path:
             return package_generator().parent
 
 
-# The inline stack of the modules that only run executions on a stack and read what they left (the
-# report, the alerts): ONE apply for all of them. They share its xdist group, so one worker runs them.
-SHARED_INLINE_GROUP = "inline-stack"
+# The stacks of the modules that run executions on stacks and read what they left, but need nothing else
+# of their sandbox (the bucket-backed modes, stop, the alerts, the report): ONE private sandbox, and all
+# their stacks applied in parallel in one go, so the AWS provider's fixed waits of an apply (~55 s) are
+# waited once for them all; its xdist group keeps them on one worker. Each such module declares its
+# stacks as SANDBOX_STACKS (a key two modules declare must name the same variables: one stack, shared)
+# and marks itself ``pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)``.
+SHARED_SANDBOX_GROUP = "shared-sandbox"
+# The inline stack the alerts and the report share.
 SHARED_INLINE_VARIABLES: dict[str, Any] = {
     "name": "fanout-shared-it",
     **ITEM_JOB_VARIABLES,
     "alert_emails": ["ops@example.com"],
 }
-
-
-@pytest.fixture(scope="session")
-def _shared_inline(sandbox_stacks: SandboxStacks) -> Iterator[tuple[Path, DeployedStack]]:
-    """The shared inline stack, applied once per test run; its sandbox goes down at the end of the run."""
-    from fanout_tools.sandbox import control
-
-    runtime = sandbox_stacks.runtime("fanout-inline-shared")
-    try:
-        with sandbox_env(runtime):
-            stack = deploy_stacks(runtime, {"inline": SHARED_INLINE_VARIABLES})["inline"]
-        yield runtime, stack
-    finally:
-        with sandbox_env(runtime):
-            control.down()
-
-
-@pytest.fixture(scope="module")
-def inline_stack(_shared_inline: tuple[Path, DeployedStack]) -> Iterator[DeployedStack]:
-    """:data:`SHARED_INLINE_VARIABLES` applied on a private sandbox, which is the target while the module
-    runs (the environment is the module's own again afterwards). Modules using it mark themselves
-    ``pytest.mark.xdist_group(SHARED_INLINE_GROUP)``."""
-    runtime, stack = _shared_inline
-    with sandbox_env(runtime):
-        yield stack
-
-
-# The stacks of the modules that run executions on stacks of their own but need nothing else of their
-# sandbox (the bucket-backed modes, stop): ONE private sandbox, and all their stacks applied in parallel
-# in one go, so the AWS provider's fixed waits of an apply (~55 s) are waited once for them all. Each
-# such module declares its stacks as SANDBOX_STACKS (keys unique across the modules) and marks itself
-# ``pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)``.
-SHARED_SANDBOX_GROUP = "shared-sandbox"
 
 
 def _shared_sandbox_modules(session: pytest.Session) -> list[Any]:
@@ -274,9 +246,8 @@ def _shared_sandbox(
 
     wanted: dict[str, dict[str, Any]] = {}
     for module in _shared_sandbox_modules(request.session):
-        stacks = module.SANDBOX_STACKS
-        assert not set(stacks) & set(wanted), f"{module.__name__}: a SANDBOX_STACKS key is taken"
-        wanted.update(stacks)
+        for key, variables in module.SANDBOX_STACKS.items():
+            assert wanted.setdefault(key, variables) == variables, f"{module.__name__}: {key} is taken"
     runtime = sandbox_stacks.runtime("fanout-shared-sandbox")
     try:
         with sandbox_env(runtime):
@@ -298,6 +269,13 @@ def shared_sandbox(
     runtime, deployed = _shared_sandbox
     with sandbox_env(runtime):
         yield deployed
+
+
+@pytest.fixture(scope="module")
+def inline_stack(shared_sandbox: dict[str, DeployedStack]) -> DeployedStack:
+    """:data:`SHARED_INLINE_VARIABLES` applied in the shared sandbox (modules using it declare
+    ``SANDBOX_STACKS = {"inline": SHARED_INLINE_VARIABLES}``)."""
+    return shared_sandbox["inline"]
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox_stacks import SHARED_INLINE_GROUP, SHARED_INLINE_VARIABLES, DeployedStack
+from tests.sandbox_stacks import SHARED_INLINE_VARIABLES, SHARED_SANDBOX_GROUP, DeployedStack
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_INLINE_GROUP)]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)]
+SANDBOX_STACKS = {"inline": SHARED_INLINE_VARIABLES}
 
 VARS = SHARED_INLINE_VARIABLES
 RUN_TIMEOUT = 120.0

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox_stacks import SHARED_INLINE_GROUP, DeployedStack
+from tests.sandbox_stacks import SHARED_INLINE_VARIABLES, SHARED_SANDBOX_GROUP, DeployedStack
 from tests.scripts.report.test_report_unit import _script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_INLINE_GROUP)]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group(SHARED_SANDBOX_GROUP)]
+SANDBOX_STACKS = {"inline": SHARED_INLINE_VARIABLES}
 
 
 @pytest.fixture(scope="module")
