@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fanout_tools.deploy import add_target_arguments
 from fanout_tools.errors import FanoutError
 from fanout_tools.executions import add_execution_argument, history_pages
-from fanout_tools.targets.base import BATCH_ENDED_STATUSES, THROTTLED_RETRIES
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES, BATCH_OPEN_STATUSES, THROTTLED_RETRIES
 
 if TYPE_CHECKING:
     from fanout_tools.deploy import Stack
 
-OPEN_JOB = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 DESCRIBE_BATCH = 100  # job ids per DescribeJobs call (the API's limit)
 STOP_WAIT_SECONDS = 15.0  # how long to wait for a stopped execution to report that it ended
 POLL_SECONDS = 0.5
@@ -267,7 +266,7 @@ def queue_jobs_of(
     ]
     first_other = min(others, default=None)
     ambiguous = 0
-    for status in OPEN_JOB:
+    for status in BATCH_OPEN_STATUSES:
         for job in _items(
             batch.list_jobs, "jobSummaryList", jobQueue=outputs["job_queue_name"], jobStatus=status
         ):
@@ -329,7 +328,7 @@ def terminate(batch: Any, job_ids: list[str], reason: str) -> tuple[list[str], d
 def _open_children(job: dict[str, Any]) -> int:
     """Children of an array job that had not ended (its statusSummary); 0 for a plain job."""
     summary = (job.get("arrayProperties") or {}).get("statusSummary") or {}
-    return sum(int(summary.get(status, 0)) for status in OPEN_JOB)
+    return sum(int(summary.get(status, 0)) for status in BATCH_OPEN_STATUSES)
 
 
 def _parallel(function: Callable[[T], R], items: list[T]) -> Iterator[R]:

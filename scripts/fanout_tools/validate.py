@@ -71,8 +71,9 @@ def module_names(tf_root: Path | None = None) -> list[str]:
     return [ROOT, *modules]
 
 
-def _module_dir(tf_root: Path, name: str) -> Path:
-    return tf_root if name == ROOT else tf_root / "modules" / name
+def _module_path(name: str) -> str:
+    """Where module ``name`` is in the Terraform tree ("." for the root), as Terraform names it."""
+    return "." if name == ROOT else f"modules/{name}"
 
 
 def _diagnostics(raw: dict, module_rel: str) -> list[Diagnostic]:  # type: ignore[type-arg]
@@ -132,21 +133,17 @@ def _run_validate(workdir: Path, rel: str, env: dict[str, str]) -> _Run:
 
 def _validate_one(copy_root: Path, name: str, env: dict[str, str]) -> ModuleResult:
     """``name`` validated on its own, as a root module."""
-    rel = "." if name == ROOT else f"modules/{name}"
-    run = _run_validate(_module_dir(copy_root, name), rel, env)
+    rel = _module_path(name)
+    run = _run_validate(copy_root / rel, rel, env)
     return ModuleResult(name, run.valid, run.diagnostics)
 
 
-def called_modules(initialised_root: Path) -> dict[str, str]:
-    """Folder under ``modules/`` -> its path in the tree, for every local module the root calls (also
-    through other modules), from the manifest ``terraform init`` writes."""
+def called_modules(initialised_root: Path) -> list[str]:
+    """The folders under ``modules/`` the root calls (also through other modules), from the manifest
+    ``terraform init`` writes."""
     manifest = initialised_root / ".terraform" / "modules" / "modules.json"
-    called = {}
-    for entry in json.loads(manifest.read_text()).get("Modules", []):
-        folder = Path(entry.get("Dir", "."))
-        if folder.parts[:1] == ("modules",) and len(folder.parts) == 2:
-            called[folder.name] = folder.as_posix()
-    return called
+    dirs = {entry.get("Dir", ".") for entry in json.loads(manifest.read_text()).get("Modules", [])}
+    return sorted(name for name in module_names(initialised_root)[1:] if _module_path(name) in dirs)
 
 
 def _validate_root_and_callees(copy_root: Path, env: dict[str, str]) -> tuple[list[ModuleResult], bool]:
@@ -159,7 +156,7 @@ def _validate_root_and_callees(copy_root: Path, env: dict[str, str]) -> tuple[li
     called = called_modules(copy_root)
     owned: dict[str, list[Diagnostic]] = {ROOT: [], **{name: [] for name in called}}
     for diag in run.diagnostics:
-        owner = next((n for n, rel in called.items() if diag.location.startswith(f"{rel}/")), ROOT)
+        owner = next((n for n in called if diag.location.startswith(f"{_module_path(n)}/")), ROOT)
         owned[owner].append(diag)
     silent_failure = not run.valid and not any(d.severity == "error" for d in run.diagnostics)
     results = []

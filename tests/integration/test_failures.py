@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fanout_tools.targets.base import BATCH_STATUSES
 
 from tests.integration.conftest import list_jobs
 from tests.sandbox_stacks import DeployedStack, SandboxStacks
@@ -50,7 +51,6 @@ VARIABLES: dict[str, Any] = {
     "log_retention_days": 1,
 }
 RUN_TIMEOUT = 120.0
-JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 SPOT_REASON = re.compile(r"Host EC2 \(instance i-[0-9a-f]{17}\) terminated\.")
 CANCELLED_REASON = (
     "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
@@ -139,7 +139,7 @@ def _queue_jobs(failures: Failures) -> set[str]:
     batch, queue = failures.client("batch"), failures.outputs["job_queue_name"]
     return {
         job["jobId"]
-        for status in JOB_STATUSES
+        for status in BATCH_STATUSES
         for job in list_jobs(batch, jobQueue=queue, jobStatus=status)
         if ":" not in job["jobId"]
     }

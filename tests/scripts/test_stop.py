@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from fanout_tools import stop
 from fanout_tools.cli import main
 from fanout_tools.targets import AwsTarget
-from fanout_tools.targets.base import THROTTLED_RETRIES
+from fanout_tools.targets.base import BATCH_OPEN_STATUSES, THROTTLED_RETRIES
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:fanout"
 ARN = "arn:aws:states:us-east-1:123456789012:execution:fanout:run-1"
@@ -244,7 +244,7 @@ def test_unlisted_map_run_children_fall_back_to_the_queue_jobs_of_the_run_but_no
     result = stop.stop_execution(Stack(account), OUTPUTS, ARN, "r")  # type: ignore[arg-type]
 
     assert [j for j, _ in account.terminated] == ["mine"]
-    assert {f"ListJobs:{s}" for s in stop.OPEN_JOB} <= set(account.calls)
+    assert {f"ListJobs:{s}" for s in BATCH_OPEN_STATUSES} <= set(account.calls)
     assert result.lines()[1] == (
         "this account cannot list the Map Run's child executions, so their jobs were taken from the queue: "
         "its open jobs created while the execution ran (1 left alone: created while another execution of "

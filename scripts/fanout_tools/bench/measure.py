@@ -33,11 +33,11 @@ from fanout_tools.bench.designs import (
 )
 from fanout_tools.errors import FanoutError
 from fanout_tools.paths import build_dir, runtime_dir
+from fanout_tools.targets.base import BATCH_STATUSES
 
 log = logging.getLogger(__name__)
 
 TARGET = "sandbox"
-JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 # A run is stopped by its definition's TimeoutSeconds; the poller waits this much longer.
 POLL_GRACE_SECONDS = 60.0
 
@@ -106,7 +106,7 @@ def destroy(opened: list[Any]) -> None:
 def submitted_jobs(batch: Any, queue: str) -> int:
     """Jobs the queue has received (SubmitJob calls; array children are listed only under their parent)."""
     total = 0
-    for status in JOB_STATUSES:
+    for status in BATCH_STATUSES:
         kwargs: dict[str, Any] = {"jobQueue": queue, "jobStatus": status, "maxResults": 1000}
         while True:
             page = batch.list_jobs(**kwargs)

@@ -20,6 +20,7 @@ import jinja2
 from fanout_tools.paths import templates_dir
 from fanout_tools.report.collect import RunData
 from fanout_tools.report.cost import Estimate
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES
 
 
 def _noscheme(url: str) -> str:
@@ -43,7 +44,7 @@ def render(
     env.filters["noscheme"] = _noscheme
     counts = data.item_counts()
     others = ", ".join(
-        f"{n:,} {s.lower()}" for s, n in sorted(counts.items()) if s not in ("SUCCEEDED", "FAILED")
+        f"{n:,} {s.lower()}" for s, n in sorted(counts.items()) if s not in BATCH_ENDED_STATUSES
     )
     run_json = {
         "execution_arn": data.execution_arn,

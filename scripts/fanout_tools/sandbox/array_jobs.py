@@ -20,9 +20,9 @@ from collections import deque
 from typing import Any
 
 from fanout_tools.sandbox import host_spawn
-from fanout_tools.targets.base import BATCH_ENDED_STATUSES
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES, BATCH_STATUSES
 
-STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+STATUSES = BATCH_STATUSES  # a child's status is stored as its index here
 CODE = {name: code for code, name in enumerate(STATUSES)}
 RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED = (CODE[s] for s in STATUSES[2:])
 NO_EXIT = -(2**31)

@@ -57,12 +57,16 @@ EXIT_REASON = array_jobs.EXIT_REASON
 TIMEOUT_REASON = child_engine.TIMEOUT_REASON
 
 
+WORKERS_PER_CORE = 4
+"""Jobs running at once per core, bounded so 1,000+ jobs never overwhelm the machine. More than one,
+because a job's process spends part of its life starting, waiting and being reaped: with array
+children of ~1 ms, 2 per core left the 2-core machine a third idle (100,000 children: 102 s at 4 at
+once, 78 s at 8, 79 s at 16)."""
+
+
 def default_workers() -> int:
-    """Jobs running at once: 4x cores, bounded so 1,000+ jobs never overwhelm the machine. More than
-    the cores, because a job's process spends part of its life starting, waiting and being reaped:
-    with array children of ~1 ms, 2x cores left the 2-core machine a third idle (100,000 children:
-    102 s at 4 at once, 78 s at 8, 79 s at 16)."""
-    return max(4, 4 * (os.cpu_count() or 1))
+    """Jobs running at once: :data:`WORKERS_PER_CORE` per core."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
 def work_dir(base: Path) -> Path:

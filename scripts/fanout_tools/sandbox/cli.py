@@ -36,7 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--port", type=int, default=None, help="port (default: $FANOUT_SANDBOX_PORT or a free one)"
     )
-    up.add_argument("--workers", type=int, default=None, help="Batch jobs run at once (default: 4x cores)")
+    from fanout_tools.sandbox.batch_runner import WORKERS_PER_CORE
+
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"Batch jobs run at once (default: {WORKERS_PER_CORE}x cores)",
+    )
     actions.add_parser("down", help="stop the sandbox")
     actions.add_parser("status", help="report whether the sandbox runs (and its faults)")
     fault = actions.add_parser(

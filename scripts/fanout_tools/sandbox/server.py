@@ -168,11 +168,16 @@ def serve(port: int, state_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fanout_tools.sandbox import batch_runner
+
     parser = argparse.ArgumentParser(prog="fanout-sandbox-server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument(
-        "--workers", type=int, default=None, help="Batch jobs running at once (default 4x cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help=f"Batch jobs running at once (default {batch_runner.WORKERS_PER_CORE}x cores)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -18,8 +18,10 @@ LOG_TAIL_LINES = 4
 # Where AWS Batch's awslogs driver writes when a job definition names no group.
 # https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html
 BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
-# The states a Batch job ends in (https://docs.aws.amazon.com/batch/latest/userguide/job_states.html).
-BATCH_ENDED_STATUSES = ("SUCCEEDED", "FAILED")
+# A Batch job's states in the order it passes them; it ends in one of the last two, the others are
+# open (https://docs.aws.amazon.com/batch/latest/userguide/job_states.html).
+BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+BATCH_OPEN_STATUSES, BATCH_ENDED_STATUSES = BATCH_STATUSES[:5], BATCH_STATUSES[5:]
 # botocore's retry policies (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html).
 DEFAULT_RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "standard"}
 # For bursts of calls that a service throttles (Batch TerminateJob/DescribeJobs answer
