@@ -1,15 +1,20 @@
 """Array children as host processes: one thread decides what runs, waits for it and keeps the books;
-launcher threads start the processes.
+the spawn helper (or, without a C compiler, launcher threads) starts the processes.
 
-Each child attempt is a real process (libc's ``posix_spawn``: no copy of the server's memory, no
-Python in between, the GIL released while it starts) with the child's own environment, its output in
-``<jobs dir>/<child id>.log`` and in CloudWatch Logs, and its exit code deciding the child's fate
-under the job definition's retry strategy. Nothing polls per child: every running process has a
-pidfd in one epoll set, so the thread sleeps until a process exits, a deadline passes, or new work or
-a stop arrives. At most ``workers`` processes run at once (the compute environment's capacity, in
-effect). The engine thread hands each process to a launcher thread and goes on: libc's
-``posix_spawn`` returns only once the child has exec'd, and on a busy machine that wait, not the
-books, was most of each child's time on the engine thread.
+Each child attempt is a real process (``posix_spawn``: no copy of the server's memory, no Python in
+between) with the child's own environment, its output in ``<jobs dir>/<child id>.log`` and in
+CloudWatch Logs, and its exit code deciding the child's fate under the job definition's retry
+strategy. Nothing polls per child: the thread sleeps in epoll until a process starts or exits, a
+deadline passes, or new work or a stop arrives. At most ``workers`` processes run at once (the compute
+environment's capacity, in effect).
+
+Two ways to start them, with the same books:
+- :mod:`fanout_tools.sandbox.spawn_helper` (the default): a small C program starts, captures and reaps
+  the processes; the engine writes a step's starts in one message batch and reads all ends since its
+  last step in one read, so the server spends no system call per child.
+- launcher threads (:mod:`fanout_tools.sandbox.host_spawn`): libc's ``posix_spawn`` through ctypes,
+  with the GIL released while it waits for the child's exec; every running process has a pidfd in the
+  engine's epoll set.
 
 When the command is the inline item reader (:mod:`fanout_tools.sandbox.item_shortcut`) the item is
 read in process and only the user's command is started. An injected fault
@@ -32,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fanout_tools.sandbox import array_jobs, compat, faults, host_spawn, item_shortcut, job_logs
+from fanout_tools.sandbox import array_jobs, compat, faults, host_spawn, item_shortcut, job_logs, spawn_helper
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +59,15 @@ class Attempt:
         "deadline",
         "fd",
         "header",
+        "helper",
         "index",
         "killed",
         "number",
+        "path",
         "pid",
         "pidfd",
         "started",
+        "token",
     )
 
     def __init__(self, array_job: array_jobs.ArrayJob, index: int, number: int) -> None:
@@ -68,7 +76,10 @@ class Attempt:
         self.number = number
         self.pid = 0
         self.pidfd = -1
-        self.fd = -1
+        self.token = 0  # the spawn helper's name for it
+        self.helper: spawn_helper.SpawnHelper | None = None  # the helper that starts it
+        self.path = ""
+        self.fd = -1  # its output (launcher threads only; the helper captures it itself)
         self.header = b""
         self.started = 0
         self.deadline: float | None = None
@@ -119,13 +130,16 @@ class ChildEngine:
         self.arrays: deque[array_jobs.ArrayJob] = deque()  # with children still to start
         self.active: list[array_jobs.ArrayJob] = []  # not finished yet
         self.incoming: deque[array_jobs.ArrayJob] = deque()
-        self.running: dict[int, Attempt] = {}  # pidfd -> attempt
+        self.running: dict[int, Attempt] = {}  # helper token (or pidfd) -> attempt
         self.paths = item_shortcut.CommandPaths()
-        self.spawner = host_spawn.spawner()
         self.epoll = select.epoll()
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.epoll.register(self.wake_fd, select.EPOLLIN)
         self.thread: threading.Thread | None = None
+        self.helpers: dict[int, spawn_helper.SpawnHelper] = {}  # by the descriptor its reports come on
+        self.launched: dict[int, Attempt] = {}  # helper token -> attempt handed to a helper
+        self.next_token = 1
+        self.launchers_started = False
         self.to_launch: queue.SimpleQueue[tuple[Attempt, host_spawn.Process]] = queue.SimpleQueue()
         self.launching = 0  # handed to a launcher, not back yet
         self.started: dict[int, Attempt] = {}  # pidfd -> attempt: started by a launcher, not yet taken
@@ -140,12 +154,25 @@ class ChildEngine:
         with self.lock:
             self.incoming.append(array_job)
             if self.thread is None:
+                program = spawn_helper.program()
+                if program is not None:
+                    for _ in range(min(self.workers, spawn_helper.HELPERS)):
+                        helper = spawn_helper.SpawnHelper(program)
+                        self.helpers[helper.fd] = helper
+                        self.epoll.register(helper.fd, select.EPOLLIN)
+                else:
+                    self._start_launchers()
                 self.thread = threading.Thread(target=self._loop, name="batch-children", daemon=True)
                 self.thread.start()
-                for number in range(min(self.workers, MAX_LAUNCHERS)):
-                    name = f"batch-launcher-{number}"
-                    threading.Thread(target=self._launch_loop, name=name, daemon=True).start()
         self.wake()
+
+    def _start_launchers(self) -> None:
+        if self.launchers_started:
+            return
+        self.launchers_started = True
+        for number in range(min(self.workers, MAX_LAUNCHERS)):
+            name = f"batch-launcher-{number}"
+            threading.Thread(target=self._launch_loop, name=name, daemon=True).start()
 
     def wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -170,6 +197,7 @@ class ChildEngine:
         self._apply_stops()
         self._check_held()
         self._start_more()
+        self._flush_helper()
         timeout = self._wait_seconds()
         events = self.epoll.poll(timeout)
         self._take_started()  # an exited process's pidfd was registered after it was put there
@@ -177,6 +205,10 @@ class ChildEngine:
             if fd == self.wake_fd:
                 with contextlib.suppress(BlockingIOError):
                     os.eventfd_read(self.wake_fd)
+                continue
+            helper = self.helpers.get(fd)
+            if helper is not None:
+                self._take_helper_events(helper)
                 continue
             attempt = self.running.pop(fd, None)
             if attempt is None:
@@ -186,7 +218,64 @@ class ChildEngine:
             except Exception as err:
                 self._runner_failed(attempt.array, attempt.index, err, attempt.fd)
         self._check_deadlines()
+        self._flush_helper()
         self._flush_logs()
+
+    # --- the spawn helper ----------------------------------------------------------------------------
+    def _flush_helper(self) -> None:
+        try:
+            for helper in self.helpers.values():
+                helper.flush()
+        except OSError as err:
+            self._helper_lost(err)
+
+    def _take_helper_events(self, helper: spawn_helper.SpawnHelper) -> None:
+        """Books for what a helper reported: processes started, not started, and ended."""
+        try:
+            events = helper.events()
+        except OSError as err:
+            self._helper_lost(err)
+            return
+        for event in events:
+            if isinstance(event, spawn_helper.Ended):
+                attempt = self.launched.pop(event.token, None)
+                if attempt is None:
+                    continue
+                helper.outstanding -= 1
+                self.running.pop(event.token, None)
+                try:
+                    self._ended(attempt, event.wait_status, event.output)
+                except Exception as err:
+                    self._runner_failed(attempt.array, attempt.index, err)
+            elif isinstance(event, spawn_helper.Started):
+                attempt = self.launched[event.token]
+                attempt.pid = event.pid
+                self.launching -= 1
+                self._running(attempt, event.token)
+            else:
+                attempt = self.launched.pop(event.token)
+                helper.outstanding -= 1
+                self.launching -= 1
+                error = OSError(event.error.errno, event.error.strerror, attempt.path)
+                self._cannot_start(attempt, error, b"")
+
+    def _helper_lost(self, error: OSError) -> None:
+        """A helper died (it never should): the children of every helper fail visibly, and later ones
+        start from launcher threads."""
+        log.error("sandbox spawn helper lost: %s", error)
+        helpers, self.helpers = self.helpers, {}
+        for helper in helpers.values():
+            with contextlib.suppress(OSError, ValueError):
+                self.epoll.unregister(helper.fd)
+            with contextlib.suppress(OSError):
+                helper.close()
+        self._start_launchers()
+        for token, attempt in list(self.launched.items()):
+            if token not in self.running:
+                self.launching -= 1
+            self.running.pop(token, None)
+            self._runner_failed(attempt.array, attempt.index, error)
+        self.launched.clear()
 
     def _flush_logs(self) -> None:
         """Publish the children's pending log lines: one call per log group for all the children that
@@ -315,21 +404,16 @@ class ChildEngine:
     def _start(
         self, array_job: array_jobs.ArrayJob, index: int, number: int, fault: faults.JobAction | None = None
     ) -> None:
-        child_id = array_job.child_id(index)
         env = array_job.env
         attempt = Attempt(array_job, index, number)
-        # Output goes to memory first: creating a file costs more CPU than starting the process, and
-        # a child that succeeds silently needs no file (its attempt is in CloudWatch Logs anyway). The
-        # memfd holds only what the attempt printed; the header and footer lines the sandbox adds stay
-        # in memory, so a silent child costs no write and no read of it.
-        attempt.fd = os.memfd_create(child_id, os.MFD_CLOEXEC)
         attempt.header = f"--- attempt {number}: {array_job.display}\n".encode()
         array_job.set_status(index, array_jobs.STARTING)
         attempt.started = _now_ms()
         self.started_children += 1
         if fault is not None:  # an injected fault ends the attempt instead of the command
-            os.write(attempt.fd, f"{fault.log_line}\n".encode())
-            self._done(attempt, fault.exit_code, fault.status_reason, "")
+            self._done(
+                attempt, fault.exit_code, fault.status_reason, "", printed=f"{fault.log_line}\n".encode()
+            )
             return
         command = array_job.command
         if not command:
@@ -340,43 +424,63 @@ class ChildEngine:
                 "CannotStartContainerError: the job has no command",
             )
             return
+        extra: list[str] = []
         if array_job.shortcut is not None:
             resolved = item_shortcut.resolve(command, index, array_job.shortcut, env, self.paths)
             if resolved.argv is None:
-                os.write(attempt.fd, resolved.message.encode())
-                self._done(attempt, resolved.exit_code, array_jobs.EXIT_REASON, "")
+                self._done(
+                    attempt, resolved.exit_code, array_jobs.EXIT_REASON, "", printed=resolved.message.encode()
+                )
                 return
-            argv, path = resolved.argv, resolved.path
+            argv, path, extra = resolved.argv[:-1], resolved.path, resolved.argv[-1:]
         else:
             argv, path = command, self.paths(command[0], env.get("PATH", os.defpath))
             if path is None:
-                os.write(
-                    attempt.fd,
-                    f"cannot start: [Errno 2] No such file or directory: {command[0]!r}\n".encode(),
-                )
+                printed = f"cannot start: [Errno 2] No such file or directory: {command[0]!r}\n".encode()
                 self._done(
                     attempt,
                     127,
                     array_jobs.EXIT_REASON,
                     f"CannotStartContainerError: {command[0]}: not found",
+                    printed=printed,
                 )
                 return
-        # Started by a launcher thread: glibc's posix_spawn returns only once the child has exec'd,
-        # and the launchers wait for that side by side (the GIL released) while this thread goes on.
-        self.launching += 1
+        assert path is not None
+        attempt.path = str(path)
         if array_job.environment is None:
             array_job.environment = host_spawn.Environment(env, CHILD_VARIABLES)
-        values = (child_id, str(index), str(number))
-        process = host_spawn.Process(str(path), argv, array_job.environment, values, attempt.fd, self.workdir)
+        values = (array_job.child_id(index), str(index), str(number))
+        self.launching += 1
+        if self.helpers:
+            helper = min(self.helpers.values(), key=_outstanding)
+            environment = array_job.environment
+            template = helper.template(
+                id(environment), attempt.path, argv, self.workdir, environment.encoded, environment.varying
+            )
+            attempt.token = self.next_token
+            attempt.helper = helper
+            self.next_token += 1
+            self.launched[attempt.token] = attempt
+            helper.outstanding += 1
+            helper.start(attempt.token, template, values, extra)
+            return
+        # Started by a launcher thread: glibc's posix_spawn returns only once the child has exec'd,
+        # and the launchers wait for that side by side (the GIL released) while this thread goes on.
+        # Output goes to a memfd: a child that succeeds silently needs no file.
+        attempt.fd = os.memfd_create(array_job.child_id(index), os.MFD_CLOEXEC)
+        process = host_spawn.Process(
+            attempt.path, [*argv, *extra], array_job.environment, values, attempt.fd, self.workdir
+        )
         self.to_launch.put((attempt, process))
 
     def _launch_loop(self) -> None:
         """A launcher thread: start each process handed to it and put its pidfd in the engine's epoll
         set (the engine takes it from ``started`` at its next step, or when it exits)."""
+        spawner = host_spawn.spawner()
         while True:
             attempt, process = self.to_launch.get()
             try:
-                attempt.pid = self.spawner.start(process)
+                attempt.pid = spawner.start(process)
                 attempt.pidfd = _pidfd(attempt.pid)
             except Exception as err:  # the engine thread fails the child with it
                 self.failed_launches.append((attempt, err))
@@ -390,18 +494,28 @@ class ChildEngine:
         while self.started:
             pidfd, attempt = self.started.popitem()
             self.launching -= 1
-            attempt.array.set_status(attempt.index, array_jobs.RUNNING)
-            if attempt.array.timeout:
-                attempt.deadline = time.monotonic() + float(attempt.array.timeout)
-            self.running[pidfd] = attempt
+            self._running(attempt, pidfd)
         while self.failed_launches:
             attempt, error = self.failed_launches.popleft()
             self.launching -= 1
             if isinstance(error, OSError):
-                os.write(attempt.fd, f"cannot start: {error}\n".encode())
-                self._done(attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {error}")
+                self._cannot_start(attempt, error, _output(attempt))
             else:
                 self._runner_failed(attempt.array, attempt.index, error, attempt.fd)
+
+    def _running(self, attempt: Attempt, key: int) -> None:
+        attempt.array.set_status(attempt.index, array_jobs.RUNNING)
+        if attempt.array.timeout:
+            attempt.deadline = time.monotonic() + float(attempt.array.timeout)
+        self.running[key] = attempt
+        if attempt.killed:  # stopped while it was starting
+            self._kill(attempt)
+
+    def _cannot_start(self, attempt: Attempt, error: OSError, printed: bytes) -> None:
+        printed += f"cannot start: {error}\n".encode()
+        self._done(
+            attempt, 127, array_jobs.EXIT_REASON, f"CannotStartContainerError: {error}", printed=printed
+        )
 
     def _runner_failed(
         self, array_job: array_jobs.ArrayJob, index: int, error: BaseException, fd: int = -1
@@ -414,6 +528,9 @@ class ChildEngine:
         self._final(array_job, index, success=False, reason=f"sandbox runner error: {error}")
 
     def _kill(self, attempt: Attempt) -> None:
+        if attempt.helper is not None:
+            attempt.helper.kill(attempt.token)
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(attempt.pid, signal.SIGKILL)
 
@@ -428,14 +545,19 @@ class ChildEngine:
         self.epoll.unregister(attempt.pidfd)
         os.close(attempt.pidfd)
         _, status = os.waitpid(attempt.pid, 0)
-        code: int | None = os.waitstatus_to_exitcode(status)
+        self._ended(attempt, status, _output(attempt))
+
+    def _ended(self, attempt: Attempt, wait_status: int, printed: bytes) -> None:
+        """A process ended with ``wait_status`` after printing ``printed``."""
+        code: int | None = os.waitstatus_to_exitcode(wait_status)
         if attempt.killed == "timeout":
             footer = f"--- killed after {attempt.array.timeout} s (attempt timeout)\n"
-            self._done(attempt, code, TIMEOUT_REASON, "", footer=footer)
+            self._done(attempt, code, TIMEOUT_REASON, "", footer=footer, printed=printed)
         elif attempt.killed:
-            self._done(attempt, code, attempt.killed, "", footer=f"--- terminated: {attempt.killed}\n")
+            footer = f"--- terminated: {attempt.killed}\n"
+            self._done(attempt, code, attempt.killed, "", footer=footer, printed=printed)
         else:
-            self._done(attempt, code, array_jobs.EXIT_REASON, "")
+            self._done(attempt, code, array_jobs.EXIT_REASON, "", printed=printed)
 
     def _done(
         self,
@@ -444,15 +566,14 @@ class ChildEngine:
         status_reason: str,
         reason: str,
         footer: str | None = None,
+        printed: bytes = b"",
     ) -> None:
         """Close the attempt's log (also into CloudWatch Logs), record it, retry or finish the child.
-        ``footer``: the log's last line (default: the exit code, when there is one)."""
+        ``printed``: what the attempt printed; ``footer``: the log's last line (default: the exit code,
+        when there is one)."""
         array_job, index = attempt.array, attempt.index
         if footer is None:
             footer = "" if code is None else f"--- exit code {code}\n"
-        end = os.lseek(attempt.fd, 0, os.SEEK_END)  # what the attempt printed (the memfd's size)
-        printed = os.pread(attempt.fd, end, 0) if end else b""
-        os.close(attempt.fd)
         data = attempt.header + printed + footer.encode()
         if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
             log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
@@ -497,9 +618,28 @@ class ChildEngine:
             with contextlib.suppress(ValueError):
                 self.active.remove(array_job)
             array_job.shortcut = None  # drop the cached batch
+            if array_job.environment is not None:
+                for helper in self.helpers.values():
+                    helper.forget(id(array_job.environment))
             array_job.environment = None
             self._flush_logs()  # a finished parent's children have their output in CloudWatch Logs
             self.finish_parent(array_job)
+
+
+def _outstanding(helper: spawn_helper.SpawnHelper) -> int:
+    return helper.outstanding
+
+
+def _output(attempt: Attempt) -> bytes:
+    """What a launcher thread's process printed (its memfd), the memfd then closed."""
+    if attempt.fd < 0:
+        return b""
+    try:
+        end = os.lseek(attempt.fd, 0, os.SEEK_END)
+        return os.pread(attempt.fd, end, 0) if end else b""
+    finally:
+        os.close(attempt.fd)
+        attempt.fd = -1
 
 
 def _pidfd(pid: int) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from fanout_tools.sandbox import array_jobs, batch_runner, child_engine, item_shortcut
+from fanout_tools.sandbox import array_jobs, batch_runner, child_engine, item_shortcut, spawn_helper
 from moto import mock_aws
 
 from tests.scripts.sandbox.conftest import batch_queue, wait_for_job
@@ -32,6 +32,17 @@ import fanout_item  # noqa: E402
 import inline  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("pristine_moto", "aws_env")
+
+
+@pytest.fixture(params=["helper", "threads"])
+def started_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Children started by the spawn helper (the default), or by launcher threads (no C compiler)."""
+    if request.param == "threads":
+        monkeypatch.setenv(spawn_helper.DISABLE_VARIABLE, "0")
+    else:
+        assert spawn_helper.program() is not None, "this machine has a C compiler"
+    return str(request.param)
+
 
 ITEMS = [{"index": i, "pad": "x" * (i * 37 % 500), "text": "é ünïcode"} for i in range(12)]
 ARGV_PRINTER = ["python3", "-c", "import json, sys; print(json.dumps(sys.argv[1:]))", "fixed"]
@@ -214,6 +225,7 @@ def test_array_books_answer_describe_and_list_like_aws(tmp_path: Path, sandbox_c
         assert messages.count(f"child 4 attempt 2 id {ids[4]}") == 1 and "--- exit code 1" in messages
 
 
+@pytest.mark.usefixtures("started_by")
 def test_the_reader_command_runs_the_users_command_per_child(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
         client = boto3.client("s3")
@@ -239,6 +251,7 @@ def test_the_reader_command_runs_the_users_command_per_child(tmp_path: Path, san
         assert (past["status"], past["container"]["exitCode"]) == ("FAILED", 66)
 
 
+@pytest.mark.usefixtures("started_by")
 def test_terminate_one_child_leaves_the_others(tmp_path: Path, sandbox_config: Any) -> None:
     with mock_aws(config=sandbox_config):
         batch = _queue(["sh", "-c", 'if [ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ]; then sleep 30; fi'])
@@ -257,6 +270,7 @@ def test_terminate_one_child_leaves_the_others(tmp_path: Path, sandbox_config: A
         assert time.monotonic() - started < 20
 
 
+@pytest.mark.usefixtures("started_by")
 def test_every_childs_output_is_in_its_own_log_stream_when_the_parent_ends(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
@@ -289,6 +303,7 @@ def test_every_childs_output_is_in_its_own_log_stream_when_the_parent_ends(
             assert all(e["timestamp"] > 0 for e in events)
 
 
+@pytest.mark.usefixtures("started_by")
 def test_each_childs_log_is_its_header_its_output_and_how_it_ended(
     tmp_path: Path, sandbox_config: Any
 ) -> None:
@@ -337,6 +352,7 @@ def test_each_childs_log_is_its_header_its_output_and_how_it_ended(
                 assert not log.exists()
 
 
+@pytest.mark.usefixtures("started_by")
 def test_a_child_whose_program_cannot_start_fails_with_the_reason(
     tmp_path: Path, sandbox_config: Any
 ) -> None:

@@ -1,19 +1,23 @@
-"""Starting array children's processes: both spawners give a child the same start as ``subprocess``
-would (its own session, stdin from /dev/null, output to one descriptor, its working directory, exactly
-its environment, SIGPIPE at its default action), and fail with the program's errno."""
+"""Starting array children's processes: the spawn helper and both thread spawners give a child the same
+start as ``subprocess`` would (its own session, stdin from /dev/null, output to one descriptor, its
+working directory, exactly its environment, SIGPIPE at its default action), and fail with the
+program's errno."""
 
 from __future__ import annotations
 
 import ctypes.util
 import errno
 import os
+import select
 import signal
 import stat
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fanout_tools.sandbox import host_spawn
+from fanout_tools.sandbox import host_spawn, spawn_helper
 
 # prints what the child was given (Python itself ignores SIGPIPE at start, so signals are read by cat)
 PROBE = (
@@ -23,10 +27,40 @@ PROBE = (
     " flush=True)\n"
     "print('to stderr', file=sys.stderr)\n"
 )
-SPAWNERS = ["libc", "portable"]
+SPAWNERS = ["helper", "libc", "portable"]
 
 
-def make(kind: str) -> host_spawn.Spawner:
+class HelperSpawner:
+    """The spawn helper behind the thread spawners' interface, for the same checks: ``run`` below
+    gets the exit code and output from the helper's report instead of waitpid and the descriptor."""
+
+    def __init__(self) -> None:
+        program = spawn_helper.program()
+        assert program is not None, "this machine has a C compiler"
+        self.helper = spawn_helper.SpawnHelper(program)
+
+    def run(self, process: host_spawn.Process) -> tuple[int, str]:
+        env = process.env
+        template = self.helper.template(
+            id(env), process.path, process.argv, process.cwd, env.encoded, env.varying
+        )
+        self.helper.start(1, template, process.values, [])
+        self.helper.flush()
+        try:
+            while True:
+                for event in self.helper.events():
+                    if isinstance(event, spawn_helper.Failed):
+                        raise OSError(event.error.errno, event.error.strerror, process.path)
+                    if isinstance(event, spawn_helper.Ended):
+                        return os.waitstatus_to_exitcode(event.wait_status), event.output.decode()
+                select.select([self.helper.fd], [], [], 10)
+        finally:
+            self.helper.close()
+
+
+def make(kind: str) -> host_spawn.Spawner | HelperSpawner:
+    if kind == "helper":
+        return HelperSpawner()
     if kind == "portable":
         return host_spawn.PortableSpawner()
     spawner = host_spawn.spawner()
@@ -37,8 +71,14 @@ def make(kind: str) -> host_spawn.Spawner:
 
 
 def run(
-    spawner: host_spawn.Spawner, path: str, argv: list[str], env: host_spawn.Environment, cwd: Path
+    spawner: host_spawn.Spawner | HelperSpawner,
+    path: str,
+    argv: list[str],
+    env: host_spawn.Environment,
+    cwd: Path,
 ) -> tuple[int, str]:
+    if isinstance(spawner, HelperSpawner):
+        return spawner.run(host_spawn.Process(path, argv, env, ("one", "two"), -1, str(cwd)))
     fd = os.memfd_create("out", os.MFD_CLOEXEC)
     try:
         pid = spawner.start(host_spawn.Process(path, argv, env, ("one", "two"), fd, str(cwd)))
@@ -56,11 +96,11 @@ def test_the_child_starts_as_subprocess_would_start_it(kind: str, tmp_path: Path
     env = host_spawn.Environment(
         {"KEEP": "kept", "FIRST": "parent's", "PATH": os.defpath}, ["FIRST", "SECOND"]
     )
-    spawner = make(kind)
     previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in every Python process
     try:
-        code, output = run(spawner, sys.executable, ["probe", "-c", PROBE, "an argument"], env, tmp_path)
-        status_code, status = run(spawner, "/bin/cat", ["cat", "/proc/self/status"], env, tmp_path)
+        probe = ["probe", "-c", PROBE, "an argument"]
+        code, output = run(make(kind), sys.executable, probe, env, tmp_path)
+        status_code, status = run(make(kind), "/bin/cat", ["cat", "/proc/self/status"], env, tmp_path)
     finally:
         signal.signal(signal.SIGPIPE, previous)
     printed, stderr_line = output.splitlines()
@@ -111,3 +151,64 @@ def test_without_addchdir_np_the_portable_spawner_is_used(monkeypatch: pytest.Mo
     finally:
         host_spawn.spawner.cache_clear()
     assert isinstance(host_spawn.spawner(), host_spawn.LibcSpawner)
+
+
+def test_the_helper_kills_a_childs_whole_group_and_leaves_nothing_running(tmp_path: Path) -> None:
+    """A kill reaches the child's process group (a shell and what it started); closing the helper
+    kills and reaps whatever still runs, so a stopped sandbox leaves no child behind."""
+    program = spawn_helper.program()
+    assert program is not None
+    helper = spawn_helper.SpawnHelper(program)
+    env = host_spawn.Environment({"PATH": os.defpath}, ["N"])
+    pids = tmp_path / "pids"
+    script = f"sleep 60 & echo $$ $! >> {pids}; wait"
+    template = helper.template(1, "/bin/sh", ["sh", "-c", script], str(tmp_path), env.encoded, env.varying)
+    helper.start(1, template, ["1"], [])
+    helper.start(2, template, ["2"], [])
+    helper.flush()
+
+    seen: list[spawn_helper.Event] = []
+
+    def wait_until(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not done():
+            assert time.monotonic() < deadline
+            select.select([helper.fd], [], [], 0.1)
+            seen.extend(helper.events())
+
+    wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 4)
+    started = {e.token: e.pid for e in seen if isinstance(e, spawn_helper.Started)}
+    assert sorted(started) == [1, 2]
+    groups = dict(zip(*[iter(int(p) for p in pids.read_text().split())] * 2, strict=True))  # shell -> sleep
+    sleep_1, sleep_2 = groups[started[1]], groups[started[2]]
+    helper.kill(1)
+    helper.flush()
+    wait_until(lambda: any(isinstance(e, spawn_helper.Ended) for e in seen))
+    ended = [
+        (e.token, os.waitstatus_to_exitcode(e.wait_status)) for e in seen if isinstance(e, spawn_helper.Ended)
+    ]
+    assert ended == [(1, -signal.SIGKILL)]
+    wait_until(lambda: not _alive(sleep_1))  # the kill reached the shell's child too
+    assert _alive(sleep_2)
+    helper.close()
+    assert not _alive(started[2]) and not _alive(sleep_2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_without_a_c_compiler_there_is_no_helper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The engine then starts children from launcher threads; a compiler that fails is the same."""
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path))  # nothing built there yet
+    monkeypatch.setenv("CC", "/bin/false")
+    assert spawn_helper.program() is None
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    assert spawn_helper.program() is None
+    monkeypatch.delenv("CC")
+    monkeypatch.setenv(spawn_helper.DISABLE_VARIABLE, "0")
+    assert spawn_helper.program() is None
