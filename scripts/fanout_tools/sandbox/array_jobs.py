@@ -19,7 +19,7 @@ from array import array
 from collections import deque
 from typing import Any
 
-from fanout_tools.sandbox import host_spawn
+from fanout_tools.sandbox import host_spawn, job_logs
 from fanout_tools.targets.base import BATCH_ENDED_STATUSES, BATCH_STATUSES
 
 STATUSES = BATCH_STATUSES  # a child's status is stored as its index here
@@ -70,6 +70,8 @@ class ArrayJob:
         # the children's environment, encoded once by the engine while they run
         self.environment: host_spawn.Environment | None = None
         self.display = ""
+        # children that succeeded silently, their log streams made when read
+        self.silent: job_logs.SilentChildren | None = None
 
     # --- identity ---------------------------------------------------------------------------------
     def child_id(self, index: int) -> str:

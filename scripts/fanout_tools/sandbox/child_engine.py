@@ -47,6 +47,7 @@ IDLE_WAKE_SECONDS = 0.1  # how soon a TerminateJob on a running parent is notice
 # what differs between the children of one array job (the rest of their environment is the parent's)
 CHILD_VARIABLES = ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ATTEMPT")
 OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+SUCCESS_FOOTER = "--- exit code 0\n"
 
 
 def _now_ms() -> int:
@@ -574,18 +575,28 @@ class ChildEngine:
         array_job, index = attempt.array, attempt.index
         if footer is None:
             footer = "" if code is None else f"--- exit code {code}\n"
-        data = attempt.header + printed + footer.encode()
-        if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
-            log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
-            try:
-                os.write(log_fd, data)
-            finally:
-                os.close(log_fd)
-        lines = data.decode(errors="replace").splitlines()
-        self.pending_logs.append((array_job.log_group, array_job.stream(index), _now_ms(), lines))
-        array_job.record_attempt(
-            index, attempt.number, code, attempt.started, _now_ms(), status_reason, reason
-        )
+        ended = _now_ms()
+        if code == 0 and not printed and attempt.number == 1 and footer == SUCCESS_FOOTER:
+            # succeeded silently: no .log file, and its two-line stream is made only when read
+            if array_job.silent is None:
+                header = attempt.header.decode(errors="replace").rstrip("\n")
+                prefix = array_job.stream(index)[: -len(str(index))]
+                array_job.silent = job_logs.SilentChildren(
+                    array_job.log_group, prefix, header, array_job.size
+                )
+                job_logs.defer(self.logs_backend, array_job.silent)
+            array_job.silent.add(index, ended)
+        else:
+            data = attempt.header + printed + footer.encode()
+            if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
+                log_fd = os.open(self.jobs_dir / f"{array_job.child_id(index)}.log", OPEN_FLAGS, 0o644)
+                try:
+                    os.write(log_fd, data)
+                finally:
+                    os.close(log_fd)
+            lines = data.decode(errors="replace").splitlines()
+            self.pending_logs.append((array_job.log_group, array_job.stream(index), ended, lines))
+        array_job.record_attempt(index, attempt.number, code, attempt.started, ended, status_reason, reason)
         if code == 0:
             self._final(array_job, index, success=True, reason=None)
             return
@@ -618,6 +629,8 @@ class ChildEngine:
             with contextlib.suppress(ValueError):
                 self.active.remove(array_job)
             array_job.shortcut = None  # drop the cached batch
+            if array_job.silent is not None:
+                array_job.silent.closed = True
             if array_job.environment is not None:
                 for helper in self.helpers.values():
                     helper.forget(id(array_job.environment))

@@ -371,3 +371,28 @@ def test_a_child_whose_program_cannot_start_fails_with_the_reason(
             assert child["container"]["reason"].startswith("CannotStartContainerError: [Errno 8] Exec format")
         log = (tmp_path / "jobs" / f"{job_id}:0.log").read_text()
         assert f"cannot start: [Errno 8] Exec format error: '{program}'" in log
+
+
+def test_silent_childrens_streams_are_made_when_read(tmp_path: Path, sandbox_config: Any) -> None:
+    """A child that succeeds at once without printing keeps no stream in moto until CloudWatch Logs is
+    asked (a million of them took 1.3 GB): GetLogEvents makes the one stream it reads, any other call
+    all of them; through the API they are there from the parent's end, as any other child's."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.logs.models import logs_backends
+
+    with mock_aws(config=sandbox_config):
+        batch, job_id = _run_array(tmp_path, ["true"], 5, 2)
+        assert wait_for_job(batch, job_id)["status"] == "SUCCEEDED"
+        stored = logs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].groups
+        assert "/aws/batch/job" not in stored or not stored["/aws/batch/job"].streams
+        logs = boto3.client("logs")
+        events = logs.get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=f"jd/default/{job_id}:3", startFromHead=True
+        )["events"]
+        header = f"--- attempt 1: {item_shortcut.display(['true'])}"
+        assert [e["message"] for e in events] == [header, "--- exit code 0"]
+        assert all(e["timestamp"] > 0 for e in events)
+        assert list(stored["/aws/batch/job"].streams) == [f"jd/default/{job_id}:3"]
+        streams = logs.describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]
+        assert sorted(s["logStreamName"] for s in streams) == [f"jd/default/{job_id}:{i}" for i in range(5)]
+        assert not list((tmp_path / "jobs").glob("*.log"))
