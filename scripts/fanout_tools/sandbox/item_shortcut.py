@@ -106,13 +106,14 @@ class MemoryS3:
         self._lock = threading.Lock()
 
     def _object(self, bucket: str, key: str) -> bytes:
-        reader = reader_module()
-        with self._lock:
-            if (bucket, key) not in self._objects:
-                self._objects[bucket, key] = _load(self.account_id, bucket, key)
-            value = self._objects[bucket, key]
+        value = self._objects.get((bucket, key), b"")  # once loaded, read without the lock
+        if value == b"":
+            with self._lock:
+                if (bucket, key) not in self._objects:
+                    self._objects[bucket, key] = _load(self.account_id, bucket, key)
+                value = self._objects[bucket, key]
         if value is None:
-            raise reader.NotFound(f"s3://{bucket}/{key}")
+            raise reader_module().NotFound(f"s3://{bucket}/{key}")
         return value
 
     def get_range(self, bucket: str, key: str, first: int, last: int) -> bytes:

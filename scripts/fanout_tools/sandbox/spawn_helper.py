@@ -21,6 +21,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -39,6 +40,7 @@ FAILED = struct.Struct("=Qi")  # 'F': token, errno
 ENDED = struct.Struct("=Qiq")  # 'E': token, wait status, end ms (then the output)
 START = struct.Struct("=QI")  # 'S': token, template id (then the strings)
 READ_BYTES = 1 << 20
+FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 # Helpers side by side: each waits in posix_spawn until its child has exec'd, and one alone left a
 # quarter of a 2-core machine idle in that wait (1.69 cores busy; 1.97 with two).
 HELPERS = max(1, min(4, os.cpu_count() or 1))
@@ -100,8 +102,13 @@ def program() -> Path | None:
     return _built(digest, build_dir(), compiler)
 
 
-def _strings(values: Sequence[str | bytes]) -> bytes:
-    return b"".join((v if isinstance(v, bytes) else os.fsencode(v)) + b"\0" for v in values)
+def _strings(values: Sequence[str]) -> bytes:
+    """NUL-terminated strings, encoded as ``os.fsencode`` encodes them; ValueError for a string with a
+    NUL in it (no argument or variable of a process can hold one)."""
+    joined = "".join(f"{value}\0" for value in values)
+    if joined.count("\0") != len(values):
+        raise ValueError("embedded null byte in a command argument or environment value")
+    return joined.encode(FS_ENCODING, FS_ERRORS)
 
 
 class SpawnHelper:
@@ -138,8 +145,11 @@ class SpawnHelper:
             return found
         number = self.next_template
         self.next_template += 1
-        body = _strings([path, cwd, str(len(argv)), *argv, str(len(env)), *env, str(len(varying))])
-        body += _strings([f"{name}=" for name in varying])
+        body = _strings([path, cwd, str(len(argv)), *argv, str(len(env))])
+        if any(b"\0" in entry for entry in env):
+            raise ValueError("embedded null byte in an environment variable")
+        body += b"".join(entry + b"\0" for entry in env)
+        body += _strings([str(len(varying)), *(f"{name}=" for name in varying)])
         self._send(b"T", struct.pack("=I", number) + body)
         self.templates[key] = number
         return number

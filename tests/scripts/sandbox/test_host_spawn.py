@@ -212,3 +212,20 @@ def test_without_a_c_compiler_there_is_no_helper(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("CC")
     monkeypatch.setenv(spawn_helper.DISABLE_VARIABLE, "0")
     assert spawn_helper.program() is None
+
+
+def test_the_helper_refuses_a_nul_inside_an_argument_or_variable(tmp_path: Path) -> None:
+    """Its messages are NUL-separated strings: a NUL inside one is refused, never sent shifted."""
+    program = spawn_helper.program()
+    assert program is not None
+    helper = spawn_helper.SpawnHelper(program)
+    try:
+        env = host_spawn.Environment({"PATH": os.defpath}, ["N"])
+        template = helper.template(1, "/bin/true", ["true"], str(tmp_path), env.encoded, env.varying)
+        with pytest.raises(ValueError, match="embedded null byte"):
+            helper.start(1, template, ["1"], ["an\0item"])
+        bad = host_spawn.Environment({"PATH": os.defpath, "X": "a\0b"}, ["N"])
+        with pytest.raises(ValueError, match="embedded null byte"):
+            helper.template(2, "/bin/true", ["true"], str(tmp_path), bad.encoded, bad.varying)
+    finally:
+        helper.close()
