@@ -229,3 +229,37 @@ def test_the_helper_refuses_a_nul_inside_an_argument_or_variable(tmp_path: Path)
             helper.template(2, "/bin/true", ["true"], str(tmp_path), bad.encoded, bad.varying)
     finally:
         helper.close()
+
+
+def test_children_die_with_the_server_that_started_them(tmp_path: Path) -> None:
+    """A server killed outright (SIGKILL: no clean-up of its own) closes its helpers' input; they kill
+    and reap every child still running, so no array child outlives the sandbox."""
+    import subprocess
+
+    pids = tmp_path / "pids"
+    owner = (
+        "import sys, time\n"
+        "from fanout_tools.sandbox import host_spawn, spawn_helper\n"
+        "helper = spawn_helper.SpawnHelper(spawn_helper.program())\n"
+        "env = host_spawn.Environment({'PATH': '/usr/bin:/bin'}, ['N'])\n"
+        f"argv = ['sh', '-c', 'echo $$ >> {pids}; sleep 60']\n"
+        f"template = helper.template(1, '/bin/sh', argv, {str(tmp_path)!r}, env.encoded, env.varying)\n"
+        "helper.start(1, template, ['1'], []); helper.start(2, template, ['2'], []); helper.flush()\n"
+        "time.sleep(60)\n"
+    )
+    assert spawn_helper.program() is not None
+    server = subprocess.Popen([sys.executable, "-c", owner])
+    try:
+        deadline = time.monotonic() + 20
+        while not (pids.exists() and len(pids.read_text().split()) == 2):
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.05)
+        children = [int(pid) for pid in pids.read_text().split()]
+        assert all(_alive(pid) for pid in children)
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, "a child outlived the server that started it"
+        time.sleep(0.05)
