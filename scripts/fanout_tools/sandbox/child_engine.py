@@ -1,17 +1,17 @@
 """Array children as host processes: one thread decides what runs, waits for it and keeps the books;
 the spawn helper (or, without a C compiler, launcher threads) starts the processes.
 
-Each child attempt is a real process (``posix_spawn``: no copy of the server's memory, no Python in
-between) with the child's own environment, its output in ``<jobs dir>/<child id>.log`` and in
+Each child attempt is a real process (``vfork`` or ``posix_spawn``: no copy of the server's memory,
+no Python in between) with the child's own environment, its output in ``<jobs dir>/<child id>.log`` and in
 CloudWatch Logs, and its exit code deciding the child's fate under the job definition's retry
 strategy. Nothing polls per child: the thread sleeps in epoll until a process starts or exits, a
 deadline passes, or new work or a stop arrives. At most ``workers`` processes run at once (the compute
 environment's capacity, in effect).
 
 Two ways to start them, with the same books:
-- :mod:`fanout_tools.sandbox.spawn_helper` (the default): a small C program starts, captures and reaps
-  the processes; the engine writes a step's starts in one message batch and reads all ends since its
-  last step in one read, so the server spends no system call per child.
+- :mod:`fanout_tools.sandbox.spawn_helper` (the default): small C programs (one per core, up to 4)
+  start, capture and reap the processes; the engine writes a step's starts in one message batch and
+  reads all ends since its last step in one read, so the server spends no system call per child.
 - launcher threads (:mod:`fanout_tools.sandbox.host_spawn`): libc's ``posix_spawn`` through ctypes,
   with the GIL released while it waits for the child's exec; every running process has a pidfd in the
   engine's epoll set.
@@ -261,8 +261,8 @@ class ChildEngine:
                 self._cannot_start(attempt, error, b"")
 
     def _helper_lost(self, error: OSError) -> None:
-        """A helper died (it never should): the children of every helper fail visibly, and later ones
-        start from launcher threads."""
+        """A helper died (it never should): the children of every helper are killed (no longer watched,
+        they would run on unseen) and fail visibly, and later ones start from launcher threads."""
         log.error("sandbox spawn helper lost: %s", error)
         helpers, self.helpers = self.helpers, {}
         for helper in helpers.values():
@@ -274,6 +274,9 @@ class ChildEngine:
         for token, attempt in list(self.launched.items()):
             if token not in self.running:
                 self.launching -= 1
+            elif attempt.pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(attempt.pid, signal.SIGKILL)
             self.running.pop(token, None)
             self._runner_failed(attempt.array, attempt.index, error)
         self.launched.clear()

@@ -396,3 +396,46 @@ def test_silent_childrens_streams_are_made_when_read(tmp_path: Path, sandbox_con
         streams = logs.describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]
         assert sorted(s["logStreamName"] for s in streams) == [f"jd/default/{job_id}:{i}" for i in range(5)]
         assert not list((tmp_path / "jobs").glob("*.log"))
+
+
+def test_a_lost_spawn_helper_fails_its_children_visibly_and_the_rest_run(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    """A helper that dies (it never should) takes its running children's reports with it: those
+    children fail naming the error, and every later child starts from launcher threads; the parent
+    still ends."""
+    import os
+    import signal
+
+    with mock_aws(config=sandbox_config):
+        pids = tmp_path / "pids"
+        script = f'if [ "$AWS_BATCH_JOB_ARRAY_INDEX" -lt 2 ]; then echo $$ >> {pids}; sleep 30; fi'
+        batch = _queue(["sh", "-c", script])
+        runner = batch_runner.install(5555, tmp_path, workers=2)
+        job = batch.submit_job(jobName="t", jobQueue="queue", jobDefinition="jd", arrayProperties={"size": 6})
+        ids = [f"{job['jobId']}:{i}" for i in range(6)]
+        deadline = time.monotonic() + 20
+        while [c["status"] for c in batch.describe_jobs(jobs=ids[:2])["jobs"]] != ["RUNNING"] * 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert runner.engine is not None and runner.engine.helpers
+        for helper in list(runner.engine.helpers.values()):
+            os.kill(helper.process.pid, signal.SIGKILL)
+        parent = wait_for_job(batch, job["jobId"])
+        assert parent["status"] == "FAILED"
+        children = batch.describe_jobs(jobs=ids)["jobs"]
+        assert [c["status"] for c in children] == ["FAILED", "FAILED"] + ["SUCCEEDED"] * 4
+        assert all(c["statusReason"].startswith("sandbox runner error: ") for c in children[:2])
+        assert not runner.engine.helpers and runner.engine.launchers_started
+        gone_by = time.monotonic() + 5  # killed, not left running unseen (they sleep 30 s)
+        for pid in (int(p) for p in pids.read_text().split()):
+            while _running(pid):
+                assert time.monotonic() < gone_by
+                time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
