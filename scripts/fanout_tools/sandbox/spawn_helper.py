@@ -127,6 +127,7 @@ class SpawnHelper:
         self.templates: dict[tuple[int, str, tuple[str, ...]], int] = {}
         self.next_template = 0
         self.outstanding = 0  # children handed to it and not ended (kept by the engine)
+        self.closed = False  # its output reached its end: it has exited
 
     def template(
         self,
@@ -182,7 +183,10 @@ class SpawnHelper:
                 raise OSError(f"the sandbox spawn helper exited (code {self.process.poll()})") from None
 
     def events(self) -> list[Event]:
-        """Everything the helper reported since the last call (without blocking)."""
+        """Everything the helper reported since the last call (without blocking); OSError once it has
+        closed its output (it exited: what it reported before is returned first)."""
+        if self.closed:
+            raise OSError(f"the sandbox spawn helper exited (code {self.process.poll()})")
         chunks = [self.received]
         while True:
             try:
@@ -190,8 +194,9 @@ class SpawnHelper:
             except BlockingIOError:
                 break
             if not chunk:
-                if self.process.poll() is not None and not b"".join(chunks):
-                    raise OSError(f"the sandbox spawn helper exited (code {self.process.returncode})")
+                self.closed = True
+                if len(chunks) == 1:  # nothing new to report first
+                    raise OSError(f"the sandbox spawn helper exited (code {self.process.poll()})")
                 break
             chunks.append(chunk)
             if len(chunk) < READ_BYTES:
