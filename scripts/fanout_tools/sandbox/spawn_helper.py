@@ -88,6 +88,9 @@ def _built(digest: str, build: Path, compiler: str) -> Path | None:
         partial.unlink(missing_ok=True)
         return None
     os.replace(partial, target)  # atomic: a concurrent build of the same source writes the same program
+    for stale in build.glob("spawn-helper-*"):  # builds of earlier sources (a running one keeps its copy)
+        if stale != target:
+            stale.unlink(missing_ok=True)
     return target
 
 

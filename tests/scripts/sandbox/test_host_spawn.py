@@ -214,6 +214,18 @@ def test_without_a_c_compiler_there_is_no_helper(monkeypatch: pytest.MonkeyPatch
     assert spawn_helper.program() is None
 
 
+def test_a_new_build_of_the_helper_replaces_the_earlier_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FANOUT_RUNTIME_DIR", str(tmp_path))
+    stale = tmp_path / "build" / "spawn-helper-0123456789abcdef"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier source's build")
+    built = spawn_helper.program()
+    assert built is not None and built.parent == stale.parent and os.access(built, os.X_OK)
+    assert sorted(stale.parent.iterdir()) == [built]
+
+
 def test_the_helper_refuses_a_nul_inside_an_argument_or_variable(tmp_path: Path) -> None:
     """Its messages are NUL-separated strings: a NUL inside one is refused, never sent shifted."""
     program = spawn_helper.program()
