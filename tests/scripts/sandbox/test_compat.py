@@ -336,12 +336,17 @@ def _restore(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
     monkeypatch.setattr(owner, name, compat.ORIGINALS.get((owner, name), owner.__dict__[name]))
 
 
-def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+def _drain(sqs: Any, url: str, expect: int = 0) -> list[dict[str, Any]]:
+    """The queue's messages; with ``expect``, waits up to 10 s for that many (an execution's event is
+    put by its worker thread just after DescribeExecution shows it ended)."""
     messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
-            return messages
+            if len(messages) >= expect or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.05)
         for message in batch:
             messages.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -374,7 +379,7 @@ def test_gap14_executions_that_end_publish_status_change_events(
         compat.publish_execution_status_change_events()  # idempotent: wraps once
         failed = _run(sfn, failing, role, "failing", {"count": -1})
         succeeded = _run(sfn, VALID, role, "succeeding")
-        received = _drain(sqs, url)
+        received = _drain(sqs, url, expect=3)
         by_status: dict[str, list[dict[str, Any]]] = {}
         for event in received:
             by_status.setdefault(event["detail"]["status"], []).append(event)
