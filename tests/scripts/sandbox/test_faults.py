@@ -398,7 +398,8 @@ def test_spot_reclaim_ends_the_first_attempt_and_the_stacks_retry_strategy_retri
 def test_stuck_runnable_jobs_wait_until_the_queue_time_limit_cancels_them(
     tmp_path: Path, sandbox_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(compat.JOB_STATE_TIME_SCALE_ENV, "0.002")  # 600 s -> 1.2 s
+    # 600 s -> 3 s: long enough for the RUNNABLE check below on a loaded machine (1.2 s was not)
+    monkeypatch.setenv(compat.JOB_STATE_TIME_SCALE_ENV, "0.005")
     with mock_aws(config=sandbox_config):
         compat.keep_job_state_time_limit_actions()
         batch = _queue(["sh", "-c", "echo ran"])
@@ -416,7 +417,7 @@ def test_stuck_runnable_jobs_wait_until_the_queue_time_limit_cancels_them(
         for job in (wait_for_job(batch, plain), wait_for_job(batch, f"{parent_id}:1")):  # each its own timer
             assert (job["status"], job["statusReason"], job["attempts"]) == ("FAILED", CANCELED, [])
             assert "exitCode" not in job.get("container", {})
-        assert time.monotonic() - started >= 1.2
+        assert time.monotonic() - started >= 3.0
         parent = wait_for_job(batch, parent_id)
         assert (parent["status"], parent["statusReason"]) == ("FAILED", "1 of 3 child jobs failed")
         messages = (tmp_path / "jobs" / f"{plain}.log").read_text()
