@@ -61,10 +61,15 @@ WORKERS_PER_CORE = 4
 """Jobs running at once per core, bounded so 1,000+ jobs never overwhelm the machine. More than one,
 because a job's process spends part of its life starting, waiting and being reaped: with array
 children of ~1 ms, 2 per core left the 2-core machine a third idle (100,000 children, children started
-from threads: 102 s at 4 at once, 78 s at 8, 79 s at 16). 8 per core cut the spawn helper's server CPU
-per child a little (0.141/0.116 -> 0.104/0.112 ms in two pairs of 100,000-item runs, wall times within
-noise) but loaded the test suite's sandboxes enough that two timing-bound tests failed in one
-fresh-clone run, so it stays at 4."""
+from threads: 102 s at 4 at once, 78 s at 8, 79 s at 16)."""
+
+CHILDREN_PER_WORKER = 2
+"""Array children running at once per default worker (``--workers W`` sets both to W). A child is a
+short process the spawn helper starts and reaps, and more at once let each engine step take more ends
+together: 100,000-item runs took 49, 56 and 58 s at 8 per core against 54, 61 and 64 s at 4, with
+less server CPU per child in both pairs measured side by side (0.141/0.116 -> 0.104/0.112 ms). Plain
+jobs stay at :data:`WORKERS_PER_CORE`: at 8 per core for them too, the test suite's sandboxes ran
+twice the processes and two timing-bound tests failed in one fresh-clone run."""
 
 
 def default_workers() -> int:
@@ -175,6 +180,7 @@ class BatchRunner:
         self.lock = threading.Lock()
         self.workdir = work_dir(base)
         self.workers = workers or default_workers()
+        self.child_workers = workers or default_workers() * CHILDREN_PER_WORKER
         self.engine: child_engine.ChildEngine | None = None
         self.faults = faults.Store(base)
         self.lines_per_batch: dict[tuple[str, str, str], int | None] = {}
@@ -189,7 +195,7 @@ class BatchRunner:
         with self.lock:
             if self.engine is None:
                 self.engine = child_engine.ChildEngine(
-                    self.workers,
+                    self.child_workers,
                     self.workdir,
                     layout.jobs_dir(self.base),
                     logs_backend,
