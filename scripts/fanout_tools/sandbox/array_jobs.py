@@ -78,7 +78,11 @@ class ArrayJob:
         return f"{self.parent.job_id}:{index}"
 
     def stream(self, index: int) -> str:
-        return self.stream_prefix + self.child_id(index)
+        return f"{self.streams_prefix()}{index}"
+
+    def streams_prefix(self) -> str:
+        """What every child's log stream name starts with (then its index)."""
+        return f"{self.stream_prefix}{self.parent.job_id}:"
 
     # --- transitions (the engine thread) ------------------------------------------------------------
     def set_status(self, index: int, code: int) -> None:

@@ -72,6 +72,12 @@ jobs stay at :data:`WORKERS_PER_CORE`: at 8 per core for them too, the test suit
 twice the processes and two timing-bound tests failed in one fresh-clone run."""
 
 
+WORKERS_HELP = (
+    f"Batch jobs run at once (default: {WORKERS_PER_CORE}x cores,"
+    f" array children {WORKERS_PER_CORE * CHILDREN_PER_WORKER}x cores)"
+)
+
+
 def default_workers() -> int:
     """Jobs running at once: :data:`WORKERS_PER_CORE` per core."""
     return WORKERS_PER_CORE * (os.cpu_count() or 1)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import os
 import queue
 import select
@@ -47,7 +48,6 @@ IDLE_WAKE_SECONDS = 0.1  # how soon a TerminateJob on a running parent is notice
 # what differs between the children of one array job (the rest of their environment is the parent's)
 CHILD_VARIABLES = ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ATTEMPT")
 OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-SUCCESS_FOOTER = "--- exit code 0\n"
 
 
 def _now_ms() -> int:
@@ -257,7 +257,7 @@ class ChildEngine:
                 attempt = self.launched.pop(event.token)
                 helper.outstanding -= 1
                 self.launching -= 1
-                error = OSError(event.error.errno, event.error.strerror, attempt.path)
+                error = OSError(event.errno, os.strerror(event.errno), attempt.path)
                 self._cannot_start(attempt, error, b"")
 
     def _helper_lost(self, error: OSError) -> None:
@@ -272,11 +272,11 @@ class ChildEngine:
                 helper.close()
         self._start_launchers()
         for token, attempt in list(self.launched.items()):
+            attempt.helper = None  # gone: it is killed here, by its process group
             if token not in self.running:
                 self.launching -= 1
             elif attempt.pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(attempt.pid, signal.SIGKILL)
+                self._kill(attempt)
             self.running.pop(token, None)
             self._runner_failed(attempt.array, attempt.index, error)
         self.launched.clear()
@@ -456,11 +456,8 @@ class ChildEngine:
         values = (array_job.child_id(index), str(index), str(number))
         self.launching += 1
         if self.helpers:
-            helper = min(self.helpers.values(), key=_outstanding)
-            environment = array_job.environment
-            template = helper.template(
-                id(environment), attempt.path, argv, self.workdir, environment.encoded, environment.varying
-            )
+            helper = min(self.helpers.values(), key=operator.attrgetter("outstanding"))
+            template = helper.template(array_job.environment, attempt.path, argv, self.workdir)
             attempt.token = self.next_token
             attempt.helper = helper
             self.next_token += 1
@@ -576,19 +573,12 @@ class ChildEngine:
         ``printed``: what the attempt printed; ``footer``: the log's last line (default: the exit code,
         when there is one)."""
         array_job, index = attempt.array, attempt.index
+        silent = code == 0 and footer is None and not printed and attempt.number == 1
         if footer is None:
             footer = "" if code is None else f"--- exit code {code}\n"
         ended = _now_ms()
-        if code == 0 and not printed and attempt.number == 1 and footer == SUCCESS_FOOTER:
-            # succeeded silently: no .log file, and its two-line stream is made only when read
-            if array_job.silent is None:
-                header = attempt.header.decode(errors="replace").rstrip("\n")
-                prefix = array_job.stream(index)[: -len(str(index))]
-                array_job.silent = job_logs.SilentChildren(
-                    array_job.log_group, prefix, header, array_job.size
-                )
-                job_logs.defer(self.logs_backend, array_job.silent)
-            array_job.silent.add(index, ended)
+        if silent and array_job.silent is not None:
+            array_job.silent.add(index, ended)  # no .log file; its stream is made when read
         else:
             data = attempt.header + printed + footer.encode()
             if code != 0 or number_of_lines(data) > 2 or attempt.number > 1:
@@ -598,7 +588,14 @@ class ChildEngine:
                 finally:
                     os.close(log_fd)
             lines = data.decode(errors="replace").splitlines()
-            self.pending_logs.append((array_job.log_group, array_job.stream(index), ended, lines))
+            if silent:  # the first silent child: the others' streams hold the same lines
+                array_job.silent = job_logs.SilentChildren(
+                    array_job.log_group, array_job.streams_prefix(), lines, array_job.size
+                )
+                job_logs.defer(self.logs_backend, array_job.silent)
+                array_job.silent.add(index, ended)
+            else:
+                self.pending_logs.append((array_job.log_group, array_job.stream(index), ended, lines))
         array_job.record_attempt(index, attempt.number, code, attempt.started, ended, status_reason, reason)
         if code == 0:
             self._final(array_job, index, success=True, reason=None)
@@ -636,14 +633,10 @@ class ChildEngine:
                 array_job.silent.closed = True
             if array_job.environment is not None:
                 for helper in self.helpers.values():
-                    helper.forget(id(array_job.environment))
+                    helper.forget(array_job.environment)
             array_job.environment = None
             self._flush_logs()  # a finished parent's children have their output in CloudWatch Logs
             self.finish_parent(array_job)
-
-
-def _outstanding(helper: spawn_helper.SpawnHelper) -> int:
-    return helper.outstanding
 
 
 def _output(attempt: Attempt) -> bytes:

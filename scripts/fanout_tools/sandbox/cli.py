@@ -36,16 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--port", type=int, default=None, help="port (default: $FANOUT_SANDBOX_PORT or a free one)"
     )
-    from fanout_tools.sandbox.batch_runner import CHILDREN_PER_WORKER, WORKERS_PER_CORE
+    from fanout_tools.sandbox.batch_runner import WORKERS_HELP
 
     up.add_argument(
         "--workers",
         type=int,
         default=None,
-        help=(
-            f"Batch jobs run at once (default: {WORKERS_PER_CORE}x cores,"
-            f" array children {WORKERS_PER_CORE * CHILDREN_PER_WORKER}x cores)"
-        ),
+        help=WORKERS_HELP,
     )
     actions.add_parser("down", help="stop the sandbox")
     actions.add_parser("status", help="report whether the sandbox runs (and its faults)")

@@ -85,14 +85,15 @@ def publish_many(logs_backend: Any, group: str, entries: list[tuple[str, int, li
 
 class SilentChildren:
     """The children of one array job that succeeded at their first attempt without printing: the end
-    time of each (0 for the others), their streams ``<prefix><index>`` made when read."""
+    time of each (0 for the others), their streams ``<prefix><index>`` (all of the same ``lines``)
+    made when read."""
 
-    __slots__ = ("closed", "group", "header", "pending", "prefix", "times")
+    __slots__ = ("closed", "group", "lines", "pending", "prefix", "times")
 
-    def __init__(self, group: str, prefix: str, header: str, size: int) -> None:
+    def __init__(self, group: str, prefix: str, lines: list[str], size: int) -> None:
         self.group = group
         self.prefix = prefix  # "<stream prefix>/default/<parent job id>:"
-        self.header = header  # "--- attempt 1: <command>"
+        self.lines = lines  # the attempt header and its exit code, as the engine wrote them
         self.times = array("q", [0]) * size
         self.pending = 0
         self.closed = False  # its array job has ended: no child will be added
@@ -114,7 +115,7 @@ class SilentChildren:
             if timestamp:
                 self.times[number] = 0
                 self.pending -= 1
-                entries.append((f"{self.prefix}{number}", timestamp, [self.header, "--- exit code 0"]))
+                entries.append((f"{self.prefix}{number}", timestamp, self.lines))
         return entries
 
 
@@ -147,11 +148,7 @@ def materialise(logs_backend: Any, group: str | None = None, stream: str | None 
         # an array job's children still running may yet defer more; an ended one's is dropped
         kept[:] = [silent for silent in kept if silent.pending or not silent.closed]
     for name, entries in by_group.items():
-        publish_many(logs_backend, name, sorted(entries, key=_stream_time))
-
-
-def _stream_time(entry: tuple[str, int, list[str]]) -> int:
-    return entry[1]
+        publish_many(logs_backend, name, entries)
 
 
 @functools.cache

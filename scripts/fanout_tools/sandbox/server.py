@@ -177,10 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=None,
-        help=(
-            f"Batch jobs running at once (default {batch_runner.WORKERS_PER_CORE}x cores, array children"
-            f" {batch_runner.WORKERS_PER_CORE * batch_runner.CHILDREN_PER_WORKER}x cores)"
-        ),
+        help=batch_runner.WORKERS_HELP,
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

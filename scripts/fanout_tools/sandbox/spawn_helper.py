@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fanout_tools.paths import build_dir
+from fanout_tools.sandbox import host_spawn
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ ENDED = struct.Struct("=Qiq")  # 'E': token, wait status, end ms (then the outpu
 START = struct.Struct("=QI")  # 'S': token, template id (then the strings)
 READ_BYTES = 1 << 20
 FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-# Helpers side by side: each waits in posix_spawn until its child has exec'd, and one alone left a
-# quarter of a 2-core machine idle in that wait (1.69 cores busy; 1.97 with two).
+# Helpers side by side: each waits in vfork until its child has exec'd, and one alone left a quarter
+# of a 2-core machine idle in that wait (1.69 cores busy; 1.97 with two).
 HELPERS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -54,7 +55,7 @@ class Started(NamedTuple):
 
 class Failed(NamedTuple):
     token: int
-    error: OSError
+    errno: int
 
 
 class Ended(NamedTuple):
@@ -127,40 +128,32 @@ class SpawnHelper:
         os.set_blocking(self.fd, False)
         self.outgoing: list[bytes] = []
         self.received = b""
-        self.templates: dict[tuple[int, str, tuple[str, ...]], int] = {}
+        self.templates: dict[tuple[int, str, tuple[str, ...]], int] = {}  # (id(env), path, argv) -> id
         self.next_template = 0
         self.outstanding = 0  # children handed to it and not ended (kept by the engine)
         self.closed = False  # its output reached its end: it has exited
 
-    def template(
-        self,
-        owner: int,
-        path: str,
-        argv: Sequence[str],
-        cwd: str,
-        env: Sequence[bytes],
-        varying: Sequence[str],
-    ) -> int:
-        """The id of the template for processes of ``owner`` (an array job's environment) running
-        ``path`` with ``argv`` (then per-child arguments), in ``cwd``, with ``env`` plus ``varying``."""
-        key = (owner, path, tuple(argv))
+    def template(self, env: host_spawn.Environment, path: str, argv: Sequence[str], cwd: str) -> int:
+        """The id of the template for processes running ``path`` with ``argv`` (then per-child
+        arguments) in ``cwd``, with ``env`` (its varying variables set per child)."""
+        key = (id(env), path, tuple(argv))
         found = self.templates.get(key)
         if found is not None:
             return found
         number = self.next_template
         self.next_template += 1
-        body = _strings([path, cwd, str(len(argv)), *argv, str(len(env))])
-        if any(b"\0" in entry for entry in env):
+        body = _strings([path, cwd, str(len(argv)), *argv, str(len(env.encoded))])
+        if any(b"\0" in entry for entry in env.encoded):
             raise ValueError("embedded null byte in an environment variable")
-        body += b"".join(entry + b"\0" for entry in env)
-        body += _strings([str(len(varying)), *(f"{name}=" for name in varying)])
+        body += b"".join(entry + b"\0" for entry in env.encoded)
+        body += _strings([str(len(env.varying)), *(f"{name}=" for name in env.varying)])
         self._send(b"T", struct.pack("=I", number) + body)
         self.templates[key] = number
         return number
 
-    def forget(self, owner: int) -> None:
-        """Drop the templates of ``owner`` (its array job has ended)."""
-        for key in [k for k in self.templates if k[0] == owner]:
+    def forget(self, env: host_spawn.Environment) -> None:
+        """Drop the templates of ``env`` (its array job has ended)."""
+        for key in [k for k in self.templates if k[0] == id(env)]:
             self._send(b"D", struct.pack("=I", self.templates.pop(key)))
 
     def start(self, token: int, template: int, values: Sequence[str], extra: Sequence[str]) -> None:
@@ -219,8 +212,7 @@ class SpawnHelper:
             elif kind == 0x52:  # 'R'
                 found.append(Started(*STARTED.unpack_from(data, body)))
             elif kind == 0x46:  # 'F'
-                token, error = FAILED.unpack_from(data, body)
-                found.append(Failed(token, OSError(error, os.strerror(error))))
+                found.append(Failed(*FAILED.unpack_from(data, body)))
             at = end
         self.received = data[at:]
         return found

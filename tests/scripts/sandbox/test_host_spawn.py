@@ -41,16 +41,14 @@ class HelperSpawner:
 
     def run(self, process: host_spawn.Process) -> tuple[int, str]:
         env = process.env
-        template = self.helper.template(
-            id(env), process.path, process.argv, process.cwd, env.encoded, env.varying
-        )
+        template = self.helper.template(env, process.path, process.argv, process.cwd)
         self.helper.start(1, template, process.values, [])
         self.helper.flush()
         try:
             while True:
                 for event in self.helper.events():
                     if isinstance(event, spawn_helper.Failed):
-                        raise OSError(event.error.errno, event.error.strerror, process.path)
+                        raise OSError(event.errno, os.strerror(event.errno), process.path)
                     if isinstance(event, spawn_helper.Ended):
                         return os.waitstatus_to_exitcode(event.wait_status), event.output.decode()
                 select.select([self.helper.fd], [], [], 10)
@@ -162,7 +160,7 @@ def test_the_helper_kills_a_childs_whole_group_and_leaves_nothing_running(tmp_pa
     env = host_spawn.Environment({"PATH": os.defpath}, ["N"])
     pids = tmp_path / "pids"
     script = f"sleep 60 & echo $$ $! >> {pids}; wait"
-    template = helper.template(1, "/bin/sh", ["sh", "-c", script], str(tmp_path), env.encoded, env.varying)
+    template = helper.template(env, "/bin/sh", ["sh", "-c", script], str(tmp_path))
     helper.start(1, template, ["1"], [])
     helper.start(2, template, ["2"], [])
     helper.flush()
@@ -233,12 +231,12 @@ def test_the_helper_refuses_a_nul_inside_an_argument_or_variable(tmp_path: Path)
     helper = spawn_helper.SpawnHelper(program)
     try:
         env = host_spawn.Environment({"PATH": os.defpath}, ["N"])
-        template = helper.template(1, "/bin/true", ["true"], str(tmp_path), env.encoded, env.varying)
+        template = helper.template(env, "/bin/true", ["true"], str(tmp_path))
         with pytest.raises(ValueError, match="embedded null byte"):
             helper.start(1, template, ["1"], ["an\0item"])
         bad = host_spawn.Environment({"PATH": os.defpath, "X": "a\0b"}, ["N"])
         with pytest.raises(ValueError, match="embedded null byte"):
-            helper.template(2, "/bin/true", ["true"], str(tmp_path), bad.encoded, bad.varying)
+            helper.template(bad, "/bin/true", ["true"], str(tmp_path))
     finally:
         helper.close()
 
@@ -255,7 +253,7 @@ def test_children_die_with_the_server_that_started_them(tmp_path: Path) -> None:
         "helper = spawn_helper.SpawnHelper(spawn_helper.program())\n"
         "env = host_spawn.Environment({'PATH': '/usr/bin:/bin'}, ['N'])\n"
         f"argv = ['sh', '-c', 'echo $$ >> {pids}; sleep 60']\n"
-        f"template = helper.template(1, '/bin/sh', argv, {str(tmp_path)!r}, env.encoded, env.varying)\n"
+        f"template = helper.template(env, '/bin/sh', argv, {str(tmp_path)!r})\n"
         "helper.start(1, template, ['1'], []); helper.start(2, template, ['2'], []); helper.flush()\n"
         "time.sleep(60)\n"
     )
