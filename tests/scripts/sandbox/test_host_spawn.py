@@ -189,7 +189,13 @@ def test_the_helper_kills_a_childs_whole_group_and_leaves_nothing_running(tmp_pa
     wait_until(lambda: not _alive(sleep_1))  # the kill reached the shell's child too
     assert _alive(sleep_2)
     helper.close()
-    assert not _alive(started[2]) and not _alive(sleep_2)
+    assert not _alive(started[2])
+    # The helper reaps only its own child; the shell's child, killed with the group, dies when the
+    # kernel next runs it, which on a loaded machine can be a moment after close() returns.
+    deadline = time.monotonic() + 10
+    while _alive(sleep_2):
+        assert time.monotonic() < deadline, "the shell's child outlived the helper's close"
+        time.sleep(0.02)
 
 
 def _alive(pid: int) -> bool:
