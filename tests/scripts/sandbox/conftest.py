@@ -216,3 +216,12 @@ def served_sandbox(runtime: Path, **env: str) -> Iterator[Any]:
         for key, value in layout.clean_env(layout.sandbox_credentials_env(info.port)).items():
             patch.setenv(key, value)
         yield info
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as ended), from /proc."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or between open and read
+        return False
+    return state != "Z"

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from fanout_tools.sandbox import array_jobs, batch_runner, child_engine, item_shortcut, spawn_helper
 from moto import mock_aws
 
-from tests.scripts.sandbox.conftest import batch_queue, wait_for_job
+from tests.scripts.sandbox.conftest import batch_queue, process_running, wait_for_job
 
 REPO = Path(__file__).resolve().parents[3]
 for folder in (REPO / "lambda" / "generator", REPO / "lambda" / "job"):
@@ -429,13 +429,6 @@ def test_a_lost_spawn_helper_fails_its_children_visibly_and_the_rest_run(
         assert not runner.engine.helpers and runner.engine.launchers_started
         gone_by = time.monotonic() + 5  # killed, not left running unseen (they sleep 30 s)
         for pid in (int(p) for p in pids.read_text().split()):
-            while _running(pid):
+            while process_running(pid):
                 assert time.monotonic() < gone_by
                 time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from fanout_tools.sandbox import host_spawn, spawn_helper
 
+from tests.scripts.sandbox.conftest import process_running
+
 # prints what the child was given (Python itself ignores SIGPIPE at start, so signals are read by cat)
 PROBE = (
     "import json, os, sys\n"
@@ -186,24 +188,16 @@ def test_the_helper_kills_a_childs_whole_group_and_leaves_nothing_running(tmp_pa
         (e.token, os.waitstatus_to_exitcode(e.wait_status)) for e in seen if isinstance(e, spawn_helper.Ended)
     ]
     assert ended == [(1, -signal.SIGKILL)]
-    wait_until(lambda: not _alive(sleep_1))  # the kill reached the shell's child too
-    assert _alive(sleep_2)
+    wait_until(lambda: not process_running(sleep_1))  # the kill reached the shell's child too
+    assert process_running(sleep_2)
     helper.close()
-    assert not _alive(started[2])
+    assert not process_running(started[2])
     # The helper reaps only its own child; the shell's child, killed with the group, dies when the
     # kernel next runs it, which on a loaded machine can be a moment after close() returns.
     deadline = time.monotonic() + 10
-    while _alive(sleep_2):
+    while process_running(sleep_2):
         assert time.monotonic() < deadline, "the shell's child outlived the helper's close"
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def test_without_a_c_compiler_there_is_no_helper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -271,11 +265,11 @@ def test_children_die_with_the_server_that_started_them(tmp_path: Path) -> None:
             assert time.monotonic() < deadline and server.poll() is None
             time.sleep(0.05)
         children = [int(pid) for pid in pids.read_text().split()]
-        assert all(_alive(pid) for pid in children)
+        assert all(process_running(pid) for pid in children)
     finally:
         server.kill()
         server.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children):
+    while any(process_running(pid) for pid in children):
         assert time.monotonic() < deadline, "a child outlived the server that started it"
         time.sleep(0.05)
