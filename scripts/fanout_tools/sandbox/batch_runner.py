@@ -48,7 +48,7 @@ from typing import Any
 
 from fanout_tools.paths import repo_root
 from fanout_tools.sandbox import array_jobs, child_engine, compat, faults, item_shortcut, job_logs, layout
-from fanout_tools.targets.base import BATCH_ENDED_STATUSES
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES, BATCH_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -593,6 +593,14 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
     return runner
 
 
+def _reason_before_stop(job: Any, reason: str) -> None:
+    """moto's Job.terminate sets ``stop`` and then the reason; a runner thread that sees ``stop`` in
+    between would end the job with no reason and hide the caller's. Setting the reason first closes
+    that window."""
+    if job is not None and not job.stop:
+        job.job_stopped_reason = reason
+
+
 def install_array_views(runner: BatchRunner) -> None:
     """DescribeJobs, ListJobs(arrayJobId), TerminateJob and CancelJob for children kept in an
     :class:`~fanout_tools.sandbox.array_jobs.ArrayJob` (they are not in moto's job table)."""
@@ -644,6 +652,10 @@ def install_array_views(runner: BatchRunner) -> None:
     def terminate_job(self: Any, job_id: str, reason: str) -> None:
         found = array_jobs.child_of(self, job_id) if job_id and reason else None
         if found is None:
+            job = self.get_job_by_id(job_id) if job_id and reason else None
+            if job is not None and job.status in BATCH_ENDED_STATUSES:
+                return  # TerminateJob does not change an ended job
+            _reason_before_stop(job, reason)
             terminate_before(self, job_id, reason)
         else:
             children, index = found
@@ -654,6 +666,9 @@ def install_array_views(runner: BatchRunner) -> None:
     def cancel_job(self: Any, job_id: str, reason: str) -> None:
         found = array_jobs.child_of(self, job_id) if job_id and reason else None
         if found is None:
+            job = self.get_job_by_id(job_id) if job_id and reason else None
+            if job is not None and job.status in BATCH_STATUSES[: BATCH_STATUSES.index("STARTING")]:
+                _reason_before_stop(job, reason)
             cancel_before(self, job_id, reason)
         else:  # CancelJob stops only a child that has not started
             children, index = found

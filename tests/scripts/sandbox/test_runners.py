@@ -332,3 +332,32 @@ def test_terminate_job_kills_a_running_array_child(tmp_path: Path, sandbox_confi
         child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
         assert child["status"] == "FAILED"
         assert time.monotonic() - started < 10
+
+
+def test_terminate_job_names_the_callers_reason_and_leaves_an_ended_job_as_it_was(
+    tmp_path: Path, sandbox_config: Any
+) -> None:
+    """The runner sees the stop and the reason together (moto sets them one after the other), and
+    TerminateJob on a job that has ended does not rewrite its reason, as on AWS."""
+    with mock_aws(config=sandbox_config):
+        batch, queue = _batch(["sh", "-c", 'exit "$1"', "sh", "Ref::code"])
+        batch_runner.install(5555, tmp_path, workers=2)
+        failed = batch.submit_job(jobName="f", jobQueue=queue, jobDefinition="jd", parameters={"code": "3"})
+        ended = wait_for_job(batch, failed["jobId"])
+        assert ended["status"] == "FAILED"
+        batch.terminate_job(jobId=failed["jobId"], reason="too late")
+        assert batch.describe_jobs(jobs=[failed["jobId"]])["jobs"][0]["statusReason"] == ended["statusReason"]
+
+    with mock_aws(config=sandbox_config):
+        batch, queue = _batch(["sleep", "30"])
+        batch_runner.install(5555, tmp_path, workers=2)
+        running = [batch.submit_job(jobName=f"r{i}", jobQueue=queue, jobDefinition="jd") for i in range(6)]
+        deadline = time.monotonic() + 10
+        while not batch.list_jobs(jobQueue=queue, jobStatus="RUNNING")["jobSummaryList"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for job in running:  # running and queued alike
+            batch.terminate_job(jobId=job["jobId"], reason="stopped by the caller")
+        for job in running:
+            done = wait_for_job(batch, job["jobId"])
+            assert (done["status"], done["statusReason"]) == ("FAILED", "stopped by the caller")
