@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 
 import handler
@@ -253,7 +252,6 @@ def test_generator_streams_without_holding_the_item_list(generator_env, mode):
     request = handler.parse_input({"count": 200_000, "template": {"job": "render"}}, settings)
     s3 = CountingS3()
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         if mode == "distributed":
             result = handler.distributed_result(request, settings, s3, "runs/m/")
@@ -265,4 +263,3 @@ def test_generator_streams_without_holding_the_item_list(generator_env, mode):
     assert result["count"] == 200_000 and result["batch_count"] == 200
     assert s3.bytes > 5_000_000  # the items were all written ...
     assert peak < 20 * 1024 * 1024  # ... but never held at once (one part buffer + one batch)
-    assert time.perf_counter() - started < 30

@@ -59,7 +59,7 @@ def parse_designs(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from fanout_tools.bench.measure import bench
-    from fanout_tools.bench.report import table_text
+    from fanout_tools.bench.report import reader_text, table_text
 
     sizes = parse_sizes(args.sizes)
     designs = parse_designs(args.designs)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             "a state machine's TimeoutSeconds is at least 60 here (execution_timeout_seconds)",
         )
     out = args.out or repo_root() / "reports" / "bench.md"
-    rows = bench(
+    measured = bench(
         sizes,
         designs,
         out,
@@ -77,5 +77,8 @@ def run(args: argparse.Namespace) -> int:
         run_ceiling=args.run_ceiling,
         execution_timeout=args.execution_timeout,
     )
-    sys.stdout.write(table_text(rows) + f"\n\nsaved: {out}\n")
+    readers = reader_text(measured.reader_seconds)
+    sys.stdout.write(
+        table_text(measured.rows) + (f"\n\n{readers}" if readers else "") + f"\n\nsaved: {out}\n"
+    )
     return 0

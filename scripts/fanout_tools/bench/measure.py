@@ -31,6 +31,7 @@ from fanout_tools.bench.designs import (
     stacks_needed,
     tasks,
 )
+from fanout_tools.contract import contract
 from fanout_tools.errors import FanoutError
 from fanout_tools.paths import build_dir, runtime_dir
 from fanout_tools.targets.base import BATCH_STATUSES
@@ -215,6 +216,53 @@ def measure_generator(deployed: Deployed, count: int, code_dir: Path) -> report.
     return report.GeneratorRun(seconds=result["seconds"], peak_mib=result["peak_mib"])
 
 
+READER_RUNS = 5
+"""Fresh processes timed for the reader's start-up; the best is reported (the others show the machine)."""
+
+
+def reader_start_up(command: list[str], env: dict[str, str], runs: int = READER_RUNS) -> float:
+    """Best wall seconds of ``runs`` fresh processes of ``command``: a child's whole life (interpreter
+    start, its item read, the exec of the job's command) as Batch would start it."""
+    from fanout_tools.sandbox.layout import clean_env
+
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.run(command, env=clean_env(env), capture_output=True, timeout=60, check=False)
+        best = min(best, time.perf_counter() - started)
+        if proc.returncode != 0:
+            raise FanoutError(
+                f"the array reader exited {proc.returncode}: {proc.stderr.decode(errors='replace').strip()}",
+                "run the reader's tests (tests/lambda/test_inline_reader.py)",
+            )
+    return best
+
+
+def measure_reader(deployed: Deployed) -> float:
+    """The reader's start-up as a child of the deployed stack runs it: the job definition's command in a
+    fresh process with no site-packages, reading its item (two ranged GETs) from the sandbox's S3."""
+    from fanout_tools import generator
+
+    batches = generator.load("batches")
+    stack, outputs = deployed.stack, deployed.outputs
+    definition = stack.client("batch").describe_job_definitions(
+        jobDefinitions=[outputs["job_definition_arn"]]
+    )
+    command = list(definition["jobDefinitions"][0]["containerProperties"]["command"])
+    items = [b'{"index":0}', b'{"index":1}']
+    index = batches.OffsetIndex()
+    for item in items:
+        index.add(len(item) + 1)
+    key = f"bench-reader/{uuid.uuid4().hex[:8]}/batch-000000.jsonl"
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=outputs["bucket_name"], Key=key, Body=b"".join(i + b"\n" for i in items))
+    s3.put_object(Bucket=outputs["bucket_name"], Key=batches.index_key(key), Body=index.to_bytes())
+    uri = f"s3://{outputs['bucket_name']}/{key}"
+    env = {k: v for k, v in stack.target.aws_env().items() if v is not None}
+    env["AWS_BATCH_JOB_ARRAY_INDEX"] = "1"
+    return reader_start_up([uri if arg == "Ref::items_uri" else arg for arg in command], env)
+
+
 def extract(zip_path: Path, dest: Path) -> Path:
     import shutil
     import zipfile
@@ -233,7 +281,7 @@ def bench(
     run_executions: bool = True,
     run_ceiling: int | None = None,
     execution_timeout: float = EXECUTION_TIMEOUT_SECONDS,
-) -> list[report.Row]:
+) -> report.Measured:
     """Measure, model and write the table; the sandbox is left as it was found (see :func:`_measure`)."""
     from fanout_tools import generator
     from fanout_tools.limits import aws_limits
@@ -244,11 +292,13 @@ def bench(
     todo = tasks(designs, sizes, max_items, run_executions, run_ceiling)
     generators: dict[tuple[str, int], report.GeneratorRun] = {}
     executions: dict[tuple[str, int], report.Execution] = {}
+    readers: dict[str, float] = {}
     if stacks_needed(todo):
-        _measure(todo, execution_timeout, generators, executions)
+        _measure(todo, execution_timeout, generators, executions, readers)
     found, capacities = report.rows(cap, limits, MODES, designs, sizes, generators, executions)
-    report.write_report(found, capacities, out)
-    return found
+    measured = report.Measured(found, readers)
+    report.write_report(measured, capacities, out)
+    return measured
 
 
 def _measure(
@@ -256,6 +306,7 @@ def _measure(
     execution_timeout: float,
     generators: dict[tuple[str, int], report.GeneratorRun],
     executions: dict[tuple[str, int], report.Execution],
+    readers: dict[str, float],
 ) -> None:
     """Deploy, measure one design at a time, then clean up: a sandbox the bench started is stopped (its
     state lives inside it); in one that was already running, the bench's stacks are destroyed."""
@@ -266,6 +317,9 @@ def _measure(
     try:
         deployed = deploy(stacks_needed(todo), execution_timeout, opened)
         code_dir = extract(build_dir() / "generator.zip", build_dir() / "bench-generator-src")
+        for design, target in deployed.items():
+            if design != SAMPLE and contract().is_array(design):
+                readers[design] = measure_reader(target)
         for task in todo:
             target = deployed[task.design]
             if task.generator:

@@ -137,6 +137,22 @@ def rows(
     return table, capacities
 
 
+@dataclass
+class Measured:
+    rows: list[Row]
+    reader_seconds: dict[str, float]  # array design -> best start-up of its reader in a fresh process
+
+
+def reader_text(reader_seconds: dict[str, float]) -> str:
+    """One line per array design: its child's whole life in a fresh ``python3 -I -S`` (target 50 ms)."""
+    return "\n".join(
+        f"array reader start-up ({design}): {seconds * 1000:.0f} ms, best of a few fresh processes"
+        " running the job definition's command (python3 -I -S; item read from the sandbox's S3; then"
+        " the job's command)"
+        for design, seconds in reader_seconds.items()
+    )
+
+
 def table_text(found: list[Row]) -> str:
     header = "| " + " | ".join(title for _, title in COLUMNS) + " |"
     rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
@@ -154,20 +170,22 @@ def capacity_text(capacities: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def report_text(found: list[Row], capacities: dict[str, Any]) -> str:
+def report_text(measured: Measured, capacities: dict[str, Any]) -> str:
+    readers = reader_text(measured.reader_seconds)
     return (
         "# Fan-out benchmark\n\n"
         f"Measured {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {os.cpu_count()} cores, sandbox account,\n"
         "one Terraform stack per design (`terraform/`, as `make apply` deploys it).\n"
         "`~` = modelled from the rendered ASL structure or projected from measured per-batch figures;\n"
         "billed transitions = states entered (what AWS bills Standard workflows for).\n\n"
-        + table_text(found)
+        + table_text(measured.rows)
+        + (f"\n\n{readers}" if readers else "")
         + "\n\n## Capacity per design\n\n"
         + capacity_text(capacities)
         + "\n"
     )
 
 
-def write_report(found: list[Row], capacities: dict[str, Any], out: Path) -> None:
+def write_report(measured: Measured, capacities: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report_text(found, capacities))
+    out.write_text(report_text(measured, capacities))

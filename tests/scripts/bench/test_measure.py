@@ -1,0 +1,40 @@
+"""The bench's own measurements that need no deployed stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fanout_tools import generator
+from fanout_tools.bench import designs, measure
+from fanout_tools.errors import FanoutError
+
+
+def _batch(tmp_path: Path, items: list[bytes]) -> str:
+    batches = generator.load("batches")
+    path = tmp_path / "batch-000000.jsonl"
+    index = batches.OffsetIndex()
+    for item in items:
+        index.add(len(item) + 1)
+    path.write_bytes(b"".join(i + b"\n" for i in items))
+    Path(batches.index_key(str(path))).write_bytes(index.to_bytes())
+    return path.as_uri()
+
+
+def test_reader_start_up_times_the_array_childs_whole_command(tmp_path: Path) -> None:
+    """The bench's array command (the job definition's reader, then ``true``) in fresh processes."""
+    uri = _batch(tmp_path, [b'{"index":0}', b'{"index":1}'])
+    command = [uri if arg == "Ref::items_uri" else arg for arg in designs.job_command("distributed_array")]
+    assert command[:3] == ["python3", "-I", "-S"]
+    seconds = measure.reader_start_up(command, {"AWS_BATCH_JOB_ARRAY_INDEX": "1"}, runs=2)
+    assert seconds > 0
+
+
+def test_a_reader_that_fails_is_named_with_its_error(tmp_path: Path) -> None:
+    uri = _batch(tmp_path, [b"only"])
+    command = [uri if arg == "Ref::items_uri" else arg for arg in designs.job_command("distributed_array")]
+    with pytest.raises(
+        FanoutError, match="the array reader exited 66: fanout_item: the items object has no line 5"
+    ) as raised:
+        measure.reader_start_up(command, {"AWS_BATCH_JOB_ARRAY_INDEX": "5"}, runs=1)
+    assert "tests/lambda/test_inline_reader.py" in raised.value.hint
