@@ -228,7 +228,12 @@ def reader_start_up(command: list[str], env: dict[str, str], runs: int = READER_
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
-        proc = subprocess.run(command, env=clean_env(env), capture_output=True, timeout=60, check=False)
+        try:
+            proc = subprocess.run(command, env=clean_env(env), capture_output=True, timeout=60, check=False)
+        except OSError as err:
+            raise FanoutError(
+                f"{command[0]} did not start: {err.strerror}", "install it or put it on PATH"
+            ) from None
         best = min(best, time.perf_counter() - started)
         if proc.returncode != 0:
             raise FanoutError(
@@ -260,7 +265,28 @@ def measure_reader(deployed: Deployed) -> float:
     uri = f"s3://{outputs['bucket_name']}/{key}"
     env = {k: v for k, v in stack.target.aws_env().items() if v is not None}
     env["AWS_BATCH_JOB_ARRAY_INDEX"] = "1"
-    return reader_start_up([uri if arg == "Ref::items_uri" else arg for arg in command], env)
+    command = [uri if arg == "Ref::items_uri" else arg for arg in command]
+    return reader_start_up([real_interpreter(command[0]), *command[1:]], env)
+
+
+def real_interpreter(name: str) -> str:
+    """The interpreter ``name`` runs, by absolute path. On a developer's machine ``python3`` on PATH is
+    often a version manager's shim (pyenv's is a shell script that forks a dozen times: ~130 ms here),
+    which an image's ``python3`` is not; timing through it would measure the shim."""
+    hint = f"install {name} or put it on PATH: array children run it"
+    try:
+        found = subprocess.run(
+            [name, "-I", "-S", "-c", "import sys; print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except OSError as err:
+        raise FanoutError(f"{name} did not start: {err.strerror}", hint) from None
+    if found.returncode != 0 or not found.stdout.strip():
+        raise FanoutError(f"{name} did not start: {found.stderr.strip()}", hint)
+    return found.stdout.strip()
 
 
 def extract(zip_path: Path, dest: Path) -> Path:
