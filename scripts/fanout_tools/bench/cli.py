@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         run_ceiling=args.run_ceiling,
         execution_timeout=args.execution_timeout,
     )
-    readers = reader_text(measured.reader_seconds)
+    readers = reader_text(measured.readers)
     sys.stdout.write(
         table_text(measured.rows) + (f"\n\n{readers}" if readers else "") + f"\n\nsaved: {out}\n"
     )

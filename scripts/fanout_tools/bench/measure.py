@@ -243,9 +243,10 @@ def reader_start_up(command: list[str], env: dict[str, str], runs: int = READER_
     return best
 
 
-def measure_reader(deployed: Deployed) -> float:
-    """The reader's start-up as a child of the deployed stack runs it: the job definition's command in a
-    fresh process with no site-packages, reading its item (two ranged GETs) from the sandbox's S3."""
+def measure_reader(deployed: Deployed, scratch: Path) -> report.ReaderRun:
+    """The deployed job definition's command as a child runs it, in fresh processes with no
+    site-packages: once with its batch on local disk (the reader's start-up, its read and the exec of
+    the job's command) and once reading its item from the sandbox's S3 (two ranged GETs, SigV4)."""
     from fanout_tools import generator
 
     batches = generator.load("batches")
@@ -254,19 +255,29 @@ def measure_reader(deployed: Deployed) -> float:
         jobDefinitions=[outputs["job_definition_arn"]]
     )
     command = list(definition["jobDefinitions"][0]["containerProperties"]["command"])
+    command[0] = real_interpreter(command[0])
     items = [b'{"index":0}', b'{"index":1}']
     index = batches.OffsetIndex()
     for item in items:
         index.add(len(item) + 1)
+    body = b"".join(i + b"\n" for i in items)
+    local = scratch / "batch-000000.jsonl"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(body)
+    Path(batches.index_key(str(local))).write_bytes(index.to_bytes())
     key = f"bench-reader/{uuid.uuid4().hex[:8]}/batch-000000.jsonl"
     s3 = stack.client("s3")
-    s3.put_object(Bucket=outputs["bucket_name"], Key=key, Body=b"".join(i + b"\n" for i in items))
+    s3.put_object(Bucket=outputs["bucket_name"], Key=key, Body=body)
     s3.put_object(Bucket=outputs["bucket_name"], Key=batches.index_key(key), Body=index.to_bytes())
-    uri = f"s3://{outputs['bucket_name']}/{key}"
     env = {k: v for k, v in stack.target.aws_env().items() if v is not None}
     env["AWS_BATCH_JOB_ARRAY_INDEX"] = "1"
-    command = [uri if arg == "Ref::items_uri" else arg for arg in command]
-    return reader_start_up([real_interpreter(command[0]), *command[1:]], env)
+
+    def timed(uri: str) -> float:
+        return reader_start_up([uri if arg == "Ref::items_uri" else arg for arg in command], env)
+
+    return report.ReaderRun(
+        local_disk=timed(local.as_uri()), sandbox_s3=timed(f"s3://{outputs['bucket_name']}/{key}")
+    )
 
 
 def real_interpreter(name: str) -> str:
@@ -318,7 +329,7 @@ def bench(
     todo = tasks(designs, sizes, max_items, run_executions, run_ceiling)
     generators: dict[tuple[str, int], report.GeneratorRun] = {}
     executions: dict[tuple[str, int], report.Execution] = {}
-    readers: dict[str, float] = {}
+    readers: dict[str, report.ReaderRun] = {}
     if stacks_needed(todo):
         _measure(todo, execution_timeout, generators, executions, readers)
     found, capacities = report.rows(cap, limits, MODES, designs, sizes, generators, executions)
@@ -332,7 +343,7 @@ def _measure(
     execution_timeout: float,
     generators: dict[tuple[str, int], report.GeneratorRun],
     executions: dict[tuple[str, int], report.Execution],
-    readers: dict[str, float],
+    readers: dict[str, report.ReaderRun],
 ) -> None:
     """Deploy, measure one design at a time, then clean up: a sandbox the bench started is stopped (its
     state lives inside it); in one that was already running, the bench's stacks are destroyed."""
@@ -345,7 +356,7 @@ def _measure(
         code_dir = extract(build_dir() / "generator.zip", build_dir() / "bench-generator-src")
         for design, target in deployed.items():
             if design != SAMPLE and contract().is_array(design):
-                readers[design] = measure_reader(target)
+                readers[design] = measure_reader(target, build_dir() / "bench-reader" / design)
         for task in todo:
             target = deployed[task.design]
             if task.generator:

@@ -125,10 +125,10 @@ def test_sizes_not_run_are_projected_from_the_models(cap, limits) -> None:  # ty
 def test_report_file_holds_the_table_and_the_capacities(tmp_path, cap, limits) -> None:  # type: ignore[no-untyped-def]
     rows, capacities = _rows(cap, limits, ["array"], [1_000_000])
     out = tmp_path / "reports" / "bench.md"
-    report.write_report(report.Measured(rows, {"array": 0.0274}), capacities, out)
+    report.write_report(report.Measured(rows, {"array": report.ReaderRun(0.0274, 0.0461)}), capacities, out)
     text = out.read_text()
     assert HEADER in text and "## Capacity per design" in text
     assert "| array | 18,510,000 | sfn_payload_bytes |" in text
-    assert "array reader start-up (array): 27 ms" in text
+    assert "27 ms with its batch on local disk, 46 ms reading its item from the sandbox's S3" in text
     report.write_report(report.Measured(rows, {}), capacities, out)  # no array design measured
-    assert "reader start-up" not in out.read_text()
+    assert "array reader" not in out.read_text()
