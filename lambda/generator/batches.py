@@ -40,3 +40,12 @@ class OffsetIndex:
         if sys.byteorder == "little":
             out.byteswap()
         return out.tobytes()
+
+
+def encode(items: list[bytes]) -> tuple[bytes, bytes]:
+    """A whole batch at once, ``items`` one per line: (the batch object, its offset index). The
+    generator streams instead; this is for writing a small batch by hand (the bench, the tests)."""
+    index = OffsetIndex()
+    for item in items:
+        index.add(len(item) + 1)
+    return b"".join(item + b"\n" for item in items), index.to_bytes()

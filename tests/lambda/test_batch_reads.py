@@ -119,3 +119,15 @@ def test_without_the_index_the_last_child_reads_the_whole_batch(bucket, s3_serve
     s3 = _reader(s3_server)
     assert fanout_item.read_item(f"s3://{name}/old/batch.jsonl", 49, s3) == items[49]
     assert s3.bytes_read == len(body)
+
+
+def test_a_batch_written_by_hand_has_the_generators_layout() -> None:
+    """``batches.encode`` (the bench and the tests write small batches with it): line i starts at index
+    entry i, and the last entry is the batch's size."""
+    import struct
+
+    items = [b'{"a":1}', b"", "é".encode(), b"x" * 300]
+    body, index = batches.encode(items)
+    offsets = struct.unpack(f">{len(items) + 1}Q", index)
+    assert [body[offsets[i] : offsets[i + 1]] for i in range(len(items))] == [i + b"\n" for i in items]
+    assert offsets[-1] == len(body)

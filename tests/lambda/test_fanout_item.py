@@ -50,12 +50,10 @@ class MemoryS3:
 
 
 def batch_objects(key: str, items: list[bytes], with_index: bool = True) -> dict[str, bytes]:
-    index = batches.OffsetIndex()
-    for item in items:
-        index.add(len(item) + 1)
-    objects = {key: b"".join(item + b"\n" for item in items)}
+    body, index = batches.encode(items)
+    objects = {key: body}
     if with_index:
-        objects[batches.index_key(key)] = index.to_bytes()
+        objects[batches.index_key(key)] = index
     return objects
 
 

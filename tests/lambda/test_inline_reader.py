@@ -49,11 +49,9 @@ def test_program_is_small_and_python_38_grammar():
 
 def _batch(tmp_path: Path, items: list[bytes]) -> Path:
     path = tmp_path / "batch-000000.jsonl"
-    index = batches.OffsetIndex()
-    for item in items:
-        index.add(len(item) + 1)
-    path.write_bytes(b"".join(i + b"\n" for i in items))
-    Path(batches.index_key(str(path))).write_bytes(index.to_bytes())
+    body, index = batches.encode(items)
+    path.write_bytes(body)
+    Path(batches.index_key(str(path))).write_bytes(index)
     return path
 
 

@@ -256,19 +256,15 @@ def measure_reader(deployed: Deployed, scratch: Path) -> report.ReaderRun:
     )
     command = list(definition["jobDefinitions"][0]["containerProperties"]["command"])
     command[0] = real_interpreter(command[0])
-    items = [b'{"index":0}', b'{"index":1}']
-    index = batches.OffsetIndex()
-    for item in items:
-        index.add(len(item) + 1)
-    body = b"".join(i + b"\n" for i in items)
+    body, index = batches.encode([b'{"index":0}', b'{"index":1}'])
     local = scratch / "batch-000000.jsonl"
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_bytes(body)
-    Path(batches.index_key(str(local))).write_bytes(index.to_bytes())
+    Path(batches.index_key(str(local))).write_bytes(index)
     key = f"bench-reader/{uuid.uuid4().hex[:8]}/batch-000000.jsonl"
     s3 = stack.client("s3")
     s3.put_object(Bucket=outputs["bucket_name"], Key=key, Body=body)
-    s3.put_object(Bucket=outputs["bucket_name"], Key=batches.index_key(key), Body=index.to_bytes())
+    s3.put_object(Bucket=outputs["bucket_name"], Key=batches.index_key(key), Body=index)
     env = {k: v for k, v in stack.target.aws_env().items() if v is not None}
     env["AWS_BATCH_JOB_ARRAY_INDEX"] = "1"
 

@@ -53,12 +53,11 @@ def reader_command(uri: str, *user: str) -> list[str]:
 
 
 def write_batch(s3: Any, bucket: str, key: str, items: list[dict[str, Any]]) -> str:
-    lines = [json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for item in items]
-    index = batches.OffsetIndex()
-    for line in lines:
-        index.add(len(line))
-    s3.put_object(Bucket=bucket, Key=key, Body=b"".join(lines))
-    s3.put_object(Bucket=bucket, Key=batches.index_key(key), Body=index.to_bytes())
+    body, index = batches.encode(
+        [json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() for item in items]
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    s3.put_object(Bucket=bucket, Key=batches.index_key(key), Body=index)
     return f"s3://{bucket}/{key}"
 
 
