@@ -90,7 +90,7 @@ def test_lambda_timeout_is_enforced(tmp_path: Path) -> None:
     slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
     started = time.monotonic()
     payload, errored = lambda_runner.invoke_function(_fn(tmp_path, slow, timeout=1), "{}", 5555, tmp_path)
-    assert errored and time.monotonic() - started < 10
+    assert errored and time.monotonic() - started < 20  # not the handler's 30 s
     assert "timed out" in json.loads(payload)["errorMessage"]
 
 
@@ -316,7 +316,7 @@ def test_batch_attempt_timeout_kills_the_process(tmp_path: Path, sandbox_config:
         done = wait_for_job(batch, job["jobId"])
         assert done["status"] == "FAILED"
         assert done["statusReason"] == batch_runner.TIMEOUT_REASON
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 20  # not the command's 30 s
 
 
 def test_terminate_job_kills_a_running_array_child(tmp_path: Path, sandbox_config: Any) -> None:
@@ -331,7 +331,7 @@ def test_terminate_job_kills_a_running_array_child(tmp_path: Path, sandbox_confi
         assert parent["status"] == "FAILED"
         child = batch.describe_jobs(jobs=[f"{job['jobId']}:0"])["jobs"][0]
         assert child["status"] == "FAILED"
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 20  # not the command's 30 s
 
 
 def test_terminate_job_names_the_callers_reason_and_leaves_an_ended_job_as_it_was(
