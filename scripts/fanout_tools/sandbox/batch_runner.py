@@ -48,7 +48,7 @@ from typing import Any
 
 from fanout_tools.paths import repo_root
 from fanout_tools.sandbox import array_jobs, child_engine, compat, faults, item_shortcut, job_logs, layout
-from fanout_tools.targets.base import BATCH_ENDED_STATUSES, BATCH_STATUSES
+from fanout_tools.targets.base import BATCH_ENDED_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -552,6 +552,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
     """Make moto's no-Docker Batch backend run real jobs (patches ``BatchSimpleBackend.submit_job``)."""
+    from moto.batch.models import Job
     from moto.batch_simple.models import BatchSimpleBackend
 
     global ACTIVE
@@ -589,16 +590,20 @@ def install(port: int, base: Path, workers: int | None = None) -> BatchRunner:
         )
 
     compat.patch_attribute(BatchSimpleBackend, "submit_job", submit_job)
+    compat.patch_attribute(Job, "terminate", _terminate)
     install_array_views(runner)
     return runner
 
 
-def _reason_before_stop(job: Any, reason: str) -> None:
-    """moto's Job.terminate sets ``stop`` and then the reason; a runner thread that sees ``stop`` in
-    between would end the job with no reason and hide the caller's. Setting the reason first closes
-    that window."""
-    if job is not None and not job.stop:
-        job.job_stopped_reason = reason
+def _terminate(job: Any, reason: str) -> None:
+    """``Job.terminate`` (what TerminateJob and CancelJob call) with the reason set before ``stop``:
+    moto sets ``stop`` first, and a runner thread that saw it in between ended the job with no reason,
+    hiding the caller's. An ended job is left as it is: TerminateJob does not change it
+    (https://docs.aws.amazon.com/batch/latest/APIReference/API_TerminateJob.html)."""
+    if job.stop or job.status in BATCH_ENDED_STATUSES:
+        return
+    job.job_stopped_reason = reason
+    job.stop = True
 
 
 def install_array_views(runner: BatchRunner) -> None:
@@ -652,10 +657,6 @@ def install_array_views(runner: BatchRunner) -> None:
     def terminate_job(self: Any, job_id: str, reason: str) -> None:
         found = array_jobs.child_of(self, job_id) if job_id and reason else None
         if found is None:
-            job = self.get_job_by_id(job_id) if job_id and reason else None
-            if job is not None and job.status in BATCH_ENDED_STATUSES:
-                return  # TerminateJob does not change an ended job
-            _reason_before_stop(job, reason)
             terminate_before(self, job_id, reason)
         else:
             children, index = found
@@ -666,9 +667,6 @@ def install_array_views(runner: BatchRunner) -> None:
     def cancel_job(self: Any, job_id: str, reason: str) -> None:
         found = array_jobs.child_of(self, job_id) if job_id and reason else None
         if found is None:
-            job = self.get_job_by_id(job_id) if job_id and reason else None
-            if job is not None and job.status in BATCH_STATUSES[: BATCH_STATUSES.index("STARTING")]:
-                _reason_before_stop(job, reason)
             cancel_before(self, job_id, reason)
         else:  # CancelJob stops only a child that has not started
             children, index = found

@@ -6,24 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from fanout_tools import generator
 from fanout_tools.bench import designs, measure
 from fanout_tools.errors import FanoutError
-
-
-def _batch(tmp_path: Path, items: list[bytes]) -> str:
-    batches = generator.load("batches")
-    path = tmp_path / "batch-000000.jsonl"
-    body, index = batches.encode(items)
-    path.write_bytes(body)
-    Path(batches.index_key(str(path))).write_bytes(index)
-    return path.as_uri()
+from fanout_tools.sandbox.batch_runner import substitute
 
 
 def test_reader_start_up_times_the_array_childs_whole_command(tmp_path: Path) -> None:
     """The bench's array command (the job definition's reader, then ``true``) in fresh processes."""
-    uri = _batch(tmp_path, [b'{"index":0}', b'{"index":1}'])
-    command = [uri if arg == "Ref::items_uri" else arg for arg in designs.job_command("distributed_array")]
+    uri = measure.local_batch(tmp_path, [b'{"index":0}', b'{"index":1}'])
+    command = substitute(designs.job_command("distributed_array"), {"items_uri": uri})
     assert command[:3] == ["python3", "-I", "-S"]
     seconds = measure.reader_start_up(command, {"AWS_BATCH_JOB_ARRAY_INDEX": "1"}, runs=2)
     assert seconds > 0
@@ -39,8 +30,8 @@ def test_the_interpreter_is_timed_itself_not_a_shim_in_front_of_it(tmp_path: Pat
 
 
 def test_a_reader_that_fails_is_named_with_its_error(tmp_path: Path) -> None:
-    uri = _batch(tmp_path, [b"only"])
-    command = [uri if arg == "Ref::items_uri" else arg for arg in designs.job_command("distributed_array")]
+    uri = measure.local_batch(tmp_path, [b"only"])
+    command = substitute(designs.job_command("distributed_array"), {"items_uri": uri})
     with pytest.raises(
         FanoutError, match="the array reader exited 66: fanout_item: the items object has no line 5"
     ) as raised:

@@ -41,6 +41,7 @@ PATCHED: list[tuple[str, str, str]] = [
     ("moto.batch.models", "BatchBackend", "list_jobs"),
     ("moto.batch.models", "BatchBackend", "terminate_job"),
     ("moto.batch.models", "BatchBackend", "cancel_job"),
+    ("moto.batch.models", "Job", "terminate"),
     ("moto.iam.access_control", "IAMPolicyStatement", "is_action_permitted"),
     ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication", "terminated"),
     ("moto.events.models", "Rule", "send_to_targets"),
